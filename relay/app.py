@@ -1,0 +1,103 @@
+"""The relay's ASGI app: `create_app(settings)` wires the store, Graph client, sender and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.routing import Route
+
+from relay.api import conversations, events, ops
+from relay.channels.graph import GraphClient
+from relay.channels.sender import Sender
+from relay.events import EventHub
+from relay.metrics import Metrics
+from relay.services import Relay
+from relay.settings import Settings
+from relay.store.database import Database
+from relay.store.migrate import migrate
+from relay.webhooks import routes as webhooks
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.relay_database_url)
+        await asyncio.to_thread(migrate, db.engine)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        graph = GraphClient(
+            http,
+            graph_base_url=settings.graph_base_url,
+            instagram_base_url=settings.instagram_graph_base_url,
+        )
+        metrics = Metrics()
+        hub = EventHub()
+        relay: Relay | None = None
+
+        def committed() -> None:
+            if relay is not None:
+                relay.committed()
+
+        sender = Sender(
+            db,
+            graph,
+            metrics,
+            default_token=settings.meta_access_token,
+            retry_scale=settings.send_retry_scale,
+            max_attempts=settings.send_max_attempts,
+            on_commit=committed,
+        )
+        relay = Relay(settings=settings, db=db, hub=hub, metrics=metrics, sender=sender)
+        app.state.relay = relay
+        tasks = [asyncio.create_task(sender.run(), name="sender")]
+        bridge = None
+        if settings.bot_enabled:
+            from relay.bot.bridge import BotBridge
+
+            bridge = BotBridge(relay)
+            await bridge.start()
+        try:
+            yield
+        finally:
+            relay.stopping.set()
+            if bridge is not None:
+                await bridge.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await http.aclose()
+            await asyncio.to_thread(db.close)
+
+    app = FastAPI(
+        title="Omnidesk relay",
+        version="1",
+        description="Meta webhooks in, Graph API out, and the agent API with its event stream.",
+        lifespan=lifespan,
+        routes=[
+            Route("/webhooks/meta", webhooks.verify, methods=["GET"], include_in_schema=False),
+            Route("/webhooks/meta", webhooks.receive, methods=["POST"], include_in_schema=False),
+        ],
+    )
+    app.include_router(conversations.router)
+    app.include_router(events.router)
+    app.include_router(ops.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'][1:]) or 'body'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        return JSONResponse(
+            {"detail": "; ".join(problems), "errors": exc.errors()}, status_code=422
+        )
+
+    return app

@@ -1,0 +1,181 @@
+"""Where store functions run: on threads that own their connections, never on the event loop.
+
+Every store function is plain synchronous SQLAlchemy Core taking a `Connection`; `Database`
+runs it in a transaction on a worker thread and hands the result back to asyncio.
+
+SQLite has one writer at a time, so writes go to one writer thread that commits the jobs
+waiting together in one transaction (each in its own SAVEPOINT, so one failing job does not
+sink the others): a commit costs about as much as all the inserts of a webhook, and sharing
+it is what lets the webhook endpoint keep up under load. PostgreSQL gets a small thread pool
+and a transaction per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+T = TypeVar("T")
+StoreFn = Callable[[Connection], T]
+
+log = logging.getLogger(__name__)
+
+_SYNC_DRIVERS = {
+    "sqlite+aiosqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+asyncpg": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+}
+_MAX_BATCH = 128
+
+
+def sync_url(url: str) -> str:
+    """Accept the usual spellings of SQLite and PostgreSQL URLs and pick our drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    driver = _SYNC_DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+
+
+def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+    engine = create_engine(url, pool_size=1 if writer else 4, max_overflow=0)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin (savepoints work).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # IMMEDIATE takes the write lock up front: no deadlock when another process writes.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+    return engine
+
+
+@dataclass
+class _Job:
+    fn: StoreFn[Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class _BatchingWriter:
+    """One thread, one connection, one commit for all the jobs that queued meanwhile."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: StoreFn[T]) -> Future[T]:
+        job = _Job(fn)
+        self._jobs.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._jobs.put(None)  # finish this batch, then stop
+                    break
+                batch.append(job)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Job]) -> None:
+        results: list[tuple[_Job, Any, BaseException | None]] = []
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                for job in batch:
+                    try:
+                        with conn.begin_nested():
+                            results.append((job, job.fn(conn), None))
+                    except Exception as exc:  # the job's own failure: only it fails
+                        results.append((job, None, exc))
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            for job in batch:
+                job.future.set_exception(exc)
+            return
+        for job, result, error in results:
+            if error is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(error)
+
+
+class Database:
+    """The relay's database: `await db.write(fn)` and `await db.read(fn)`."""
+
+    def __init__(self, url: str) -> None:
+        self.url = sync_url(url)
+        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self._writer: _BatchingWriter | None
+        if self.is_sqlite:
+            self.engine = _sqlite_engine(self.url, writer=True)
+            self._read_engine = _sqlite_engine(self.url, writer=False)
+            self._writer = _BatchingWriter(self.engine)
+            self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-read")
+        else:
+            self.engine = create_engine(self.url, pool_size=8, max_overflow=4, pool_pre_ping=True)
+            self._read_engine = self.engine
+            self._writer = None
+            self._readers = ThreadPoolExecutor(8, thread_name_prefix="store")
+
+    async def write(self, fn: StoreFn[T]) -> T:
+        """Run `fn` in a write transaction; it is committed when this returns."""
+        if self._writer is not None:
+            return await asyncio.wrap_future(self._writer.submit(fn))
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._in_tx, fn)
+
+    async def read(self, fn: StoreFn[T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._in_read_tx, fn)
+
+    def write_sync(self, fn: StoreFn[T]) -> T:
+        """For the command line, which has no event loop."""
+        return self._in_tx(fn)
+
+    def read_sync(self, fn: StoreFn[T]) -> T:
+        return self._in_read_tx(fn)
+
+    def _in_tx(self, fn: StoreFn[T]) -> T:
+        with self.engine.begin() as conn:
+            return fn(conn)
+
+    def _in_read_tx(self, fn: StoreFn[T]) -> T:
+        with self._read_engine.begin() as conn:
+            return fn(conn)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()
+        self._read_engine.dispose()

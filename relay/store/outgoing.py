@@ -1,0 +1,227 @@
+"""The life of an outgoing message in the store, as the sender moves it.
+
+queued -> sending (claimed, committed before the Graph call) -> sent | queued again (retry
+later) | failed | unconfirmed. A message left in `sending` by a crash may or may not have
+reached Meta, so it becomes `unconfirmed`: never resent blindly, confirmed by a status
+webhook carrying our id, or resent when an agent asks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, or_, select, update
+
+from relay.store.conversations import Invalid, NotFound
+from relay.store.database import StoreFn
+from relay.store.events import append_event
+from relay.store.ingest import STATUS_RANK, apply_pending_receipts
+from relay.store.tables import channels, contacts, conversations, messages, utcnow
+from relay.store.views import load_message
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """Everything the sender needs to call Meta for one claimed message."""
+
+    message_id: int
+    conversation_id: int
+    channel_kind: str
+    channel_external_id: str
+    channel_token: str | None
+    recipient: str  # E.164 number for WhatsApp, Instagram-scoped id for Instagram
+    text: str
+    reply_to_external: str | None
+    attempt: int
+
+
+def _emit(conn: Connection, message_id: int) -> None:
+    view = load_message(conn, message_id)
+    assert view is not None
+    append_event(
+        conn,
+        "message.updated",
+        conversation_id=view["conversation_id"],
+        message_id=message_id,
+        data={"message": view},
+    )
+
+
+def due_messages(now: datetime, limit: int = 200) -> StoreFn[list[tuple[int, int]]]:
+    def run(conn: Connection) -> list[tuple[int, int]]:
+        query = (
+            select(messages.c.id, messages.c.conversation_id)
+            .where(
+                messages.c.status == "queued",
+                or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
+            )
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        return [(int(r.id), int(r.conversation_id)) for r in conn.execute(query)]
+
+    return run
+
+
+def claim(message_id: int) -> StoreFn[SendJob | None]:
+    """Mark one queued message `sending`; None when another sender got it first."""
+
+    def run(conn: Connection) -> SendJob | None:
+        claimed = conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id, messages.c.status == "queued")
+            .values(
+                status="sending", send_attempts=messages.c.send_attempts + 1, updated_at=utcnow()
+            )
+        )
+        if not claimed.rowcount:
+            return None
+        row = conn.execute(
+            select(
+                messages.c.id,
+                messages.c.conversation_id,
+                messages.c.text,
+                messages.c.reply_to_external,
+                messages.c.send_attempts,
+                channels.c.kind,
+                channels.c.external_id.label("channel_external_id"),
+                channels.c.access_token,
+                contacts.c.handle,
+                contacts.c.external_id.label("contact_external_id"),
+            )
+            .join(conversations, conversations.c.id == messages.c.conversation_id)
+            .join(channels, channels.c.id == messages.c.channel_id)
+            .join(contacts, contacts.c.id == conversations.c.contact_id)
+            .where(messages.c.id == message_id)
+        ).one()
+        _emit(conn, message_id)
+        return SendJob(
+            message_id=row.id,
+            conversation_id=row.conversation_id,
+            channel_kind=row.kind,
+            channel_external_id=row.channel_external_id,
+            channel_token=row.access_token,
+            recipient=row.handle if row.kind == "whatsapp" else row.contact_external_id,
+            text=row.text or "",
+            reply_to_external=row.reply_to_external,
+            attempt=row.send_attempts,
+        )
+
+    return run
+
+
+def _move(conn: Connection, message_id: int, expected: str, **values: Any) -> bool:
+    moved = conn.execute(
+        update(messages)
+        .where(messages.c.id == message_id, messages.c.status == expected)
+        .values(updated_at=utcnow(), **values)
+    )
+    if moved.rowcount:
+        _emit(conn, message_id)
+    return bool(moved.rowcount)
+
+
+def record_sent(message_id: int, external_id: str) -> StoreFn[None]:
+    def run(conn: Connection) -> None:
+        current = conn.execute(
+            select(messages.c.status, messages.c.channel_id).where(messages.c.id == message_id)
+        ).one()
+        values: dict[str, Any] = {"external_id": external_id, "next_attempt_at": None}
+        if STATUS_RANK.get(current.status, 0) < STATUS_RANK["sent"]:
+            values["status"] = "sent"
+        conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id)
+            .values(updated_at=utcnow(), **values)
+        )
+        _emit(conn, message_id)
+        apply_pending_receipts(conn, message_id, current.channel_id, external_id)
+
+    return run
+
+
+def record_retry(message_id: int, when: datetime, reason: str) -> StoreFn[None]:
+    def run(conn: Connection) -> None:
+        _move(
+            conn, message_id, "sending", status="queued", next_attempt_at=when, error_title=reason
+        )
+
+    return run
+
+
+def record_failed(message_id: int, code: int | None, title: str, detail: str) -> StoreFn[None]:
+    def run(conn: Connection) -> None:
+        _move(
+            conn,
+            message_id,
+            "sending",
+            status="failed",
+            error_code=code,
+            error_title=title,
+            error_detail=detail,
+            next_attempt_at=None,
+        )
+
+    return run
+
+
+def record_unconfirmed(message_id: int, reason: str) -> StoreFn[None]:
+    def run(conn: Connection) -> None:
+        _move(
+            conn,
+            message_id,
+            "sending",
+            status="unconfirmed",
+            error_title="Not confirmed by Meta",
+            error_detail=reason,
+        )
+
+    return run
+
+
+def hold_interrupted_sends(conn: Connection) -> list[int]:
+    """At start: a send still `sending` was cut off by a crash and is held as unconfirmed."""
+    ids = [
+        int(i)
+        for i in conn.execute(select(messages.c.id).where(messages.c.status == "sending")).scalars()
+    ]
+    for message_id in ids:
+        _move(
+            conn,
+            message_id,
+            "sending",
+            status="unconfirmed",
+            error_title="Not confirmed by Meta",
+            error_detail="The relay stopped while sending; it may or may not have reached the customer.",
+        )
+    return ids
+
+
+def resend(message_id: int) -> StoreFn[dict[str, Any]]:
+    """An agent's explicit choice to send an unconfirmed or failed message again."""
+
+    def run(conn: Connection) -> dict[str, Any]:
+        status = conn.execute(select(messages.c.status).where(messages.c.id == message_id)).scalar()
+        if status is None:
+            raise NotFound(f"message {message_id} does not exist")
+        if status not in ("unconfirmed", "failed"):
+            raise Invalid(
+                f"only unconfirmed or failed messages can be resent (this one is {status})"
+            )
+        _move(
+            conn,
+            message_id,
+            status,
+            status="queued",
+            error_code=None,
+            error_title=None,
+            error_detail=None,
+            next_attempt_at=None,
+        )
+        view = load_message(conn, message_id)
+        assert view is not None
+        return view
+
+    return run
