@@ -18,6 +18,7 @@ from relay.api.schemas import (
     MessagePage,
     ReplyIn,
 )
+from relay.store import bot as bot_store
 from relay.store import conversations as store
 from relay.store.outgoing import resend
 
@@ -130,3 +131,33 @@ async def resend_message(
     relay: RelayDep, agent: AgentDep, message_id: int, response: Response
 ) -> Any:
     return await _call(relay, resend(message_id), write=True)
+
+
+@router.post(
+    "/conversations/{conversation_id}/takeover",
+    response_model=ConversationOut,
+    responses={409: {"description": "Another agent owns it: `owner` names them"}},
+)
+async def take_over(relay: RelayDep, agent: AgentDep, conversation_id: int) -> Any:
+    """Human mode, assigned to the caller: nothing more goes to the bot, late bot replies are held."""
+    return await _call(relay, bot_store.take_over(conversation_id, agent), write=True)
+
+
+@router.post(
+    "/conversations/{conversation_id}/handback",
+    response_model=ConversationOut,
+    responses={409: {"description": "Another agent owns it, or no bot is configured"}},
+)
+async def hand_back(relay: RelayDep, agent: AgentDep, conversation_id: int) -> Any:
+    """Bot mode again; the bot gets a handback notice with the recent history."""
+    if not relay.settings.bot_enabled:
+        raise HTTPException(409, "no bot is configured on this relay (OMNIDESK_AMQP_URL is unset)")
+    return await _call(relay, bot_store.hand_back(conversation_id, agent), write=True)
+
+
+@router.get("/messages/{message_id}/media", responses={501: {"description": "Not available yet"}})
+async def media(relay: RelayDep, agent: AgentDep, message_id: int) -> Any:
+    """The file of a media message (the bot's `media.url`). Downloading from Meta comes later."""
+    raise HTTPException(
+        501, "media download is not available yet; the message keeps Meta's media id"
+    )

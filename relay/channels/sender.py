@@ -71,29 +71,32 @@ class Sender:
             await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
     async def _dispatch(self) -> None:
+        """Start a send task for each conversation with due messages and none running."""
         try:
             due = await self._db.read(outgoing.due_messages(utcnow()))
         except Exception:
             log.exception("cannot read the send queue; trying again shortly")
             return
-        for _message_id, conversation_id in due:
+        by_conversation: dict[int, list[int]] = {}
+        for message_id, conversation_id in due:
+            by_conversation.setdefault(conversation_id, []).append(message_id)
+        for conversation_id, message_ids in by_conversation.items():
             if conversation_id not in self._busy:
-                task = asyncio.create_task(self._drain(conversation_id))
+                task = asyncio.create_task(self._send_in_order(message_ids))
                 self._busy[conversation_id] = task
                 task.add_done_callback(functools.partial(self._finished, conversation_id))
 
     def _finished(self, conversation_id: int, _task: asyncio.Task[None]) -> None:
         self._busy.pop(conversation_id, None)
+        self._wake.set()  # more may have been queued for it meanwhile
 
-    async def _drain(self, conversation_id: int) -> None:
-        """Send this conversation's due messages one after the other, oldest first."""
-        while True:
-            due = await self._db.read(outgoing.due_messages(utcnow()))
-            mine = [m for m, c in due if c == conversation_id]
-            if not mine:
-                return
-            for message_id in mine:
+    async def _send_in_order(self, message_ids: list[int]) -> None:
+        for message_id in message_ids:
+            try:
                 await self.send_one(message_id)
+            except Exception:  # the store is away: the message stays queued or sending
+                log.exception("send of message %d interrupted", message_id)
+                return
 
     async def send_one(self, message_id: int) -> None:
         job = await self._db.write(outgoing.claim(message_id))

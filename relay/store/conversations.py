@@ -30,11 +30,12 @@ class Invalid(Exception):
     """The request names something that cannot be done; the message says why."""
 
 
-@dataclass(frozen=True)
 class Owned(Exception):
     """Another agent already owns the conversation."""
 
-    owner: str
+    def __init__(self, owner: str) -> None:
+        super().__init__(f"{owner} owns this conversation")
+        self.owner = owner
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raise Invalid("cursor is not one this relay handed out") from exc
 
 
-def list_conversations(filters: ConversationFilter, cursor: str | None, limit: int) -> StoreFn[dict[str, Any]]:
+def list_conversations(
+    filters: ConversationFilter, cursor: str | None, limit: int
+) -> StoreFn[dict[str, Any]]:
     def run(conn: Connection) -> dict[str, Any]:
         query = conversation_query()
         if filters.channel:
@@ -103,7 +106,9 @@ def get_conversation(conversation_id: int) -> StoreFn[dict[str, Any]]:
     return run
 
 
-def list_messages(conversation_id: int, before: int | None, after: int | None, limit: int) -> StoreFn[dict[str, Any]]:
+def list_messages(
+    conversation_id: int, before: int | None, after: int | None, limit: int
+) -> StoreFn[dict[str, Any]]:
     def run(conn: Connection) -> dict[str, Any]:
         _require_conversation(conn, conversation_id)
         query = select(messages).where(messages.c.conversation_id == conversation_id)

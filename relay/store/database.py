@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from relay.store.events import flush_events, take_pending
+
 T = TypeVar("T")
 StoreFn = Callable[[Connection], T]
 
@@ -114,12 +116,16 @@ class _BatchingWriter:
         results: list[tuple[_Job, Any, BaseException | None]] = []
         try:
             with self._engine.connect() as conn, conn.begin():
+                events: list[dict[str, Any]] = []
                 for job in batch:
+                    take_pending(conn)
                     try:
                         with conn.begin_nested():
                             results.append((job, job.fn(conn), None))
+                        events += take_pending(conn)
                     except Exception as exc:  # the job's own failure: only it fails
                         results.append((job, None, exc))
+                flush_events(conn, events)
         except Exception as exc:  # the commit itself failed: nothing of the batch is stored
             for job in batch:
                 job.future.set_exception(exc)
@@ -144,7 +150,7 @@ class Database:
             self._writer = _BatchingWriter(self.engine)
             self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-read")
         else:
-            self.engine = create_engine(self.url, pool_size=8, max_overflow=4, pool_pre_ping=True)
+            self.engine = create_engine(self.url, pool_size=8, max_overflow=4, pool_recycle=1800)
             self._read_engine = self.engine
             self._writer = None
             self._readers = ThreadPoolExecutor(8, thread_name_prefix="store")
@@ -167,7 +173,10 @@ class Database:
 
     def _in_tx(self, fn: StoreFn[T]) -> T:
         with self.engine.begin() as conn:
-            return fn(conn)
+            take_pending(conn)
+            result = fn(conn)
+            flush_events(conn, take_pending(conn))
+            return result
 
     def _in_read_tx(self, fn: StoreFn[T]) -> T:
         with self._read_engine.begin() as conn:

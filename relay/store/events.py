@@ -1,10 +1,14 @@
 """The event log behind `GET /v1/events`.
 
-Readers page through it by id, so ids must become visible in increasing order. On SQLite
-one writer guarantees that. On PostgreSQL several relay processes write at once and a
-sequence hands out ids at insert time, not at commit: a transaction-scoped advisory lock,
-taken just before a transaction appends its events and held until it commits, makes commit
-order equal id order, so a reader that has seen id N will never later find an id below N.
+Store functions call `append_event`; the events wait on the connection and are written by
+`flush_events` just before the commit (`relay.store.database` does it), in one statement.
+
+Readers page through the log by id, so ids must become visible in increasing order. On
+SQLite one writer guarantees that. On PostgreSQL several relay processes write at once and
+a sequence hands out ids at insert time, not at commit: a transaction-scoped advisory lock,
+taken right before the events are inserted and held until the commit, makes commit order
+equal id order, so a reader that has seen id N never later finds an id below N. Taking it
+only at the end keeps it held for one insert and the commit, not the whole transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy import Connection, insert, select, text
 from relay.store.tables import events, utcnow
 
 _EVENT_LOG_LOCK = 0x0D35_0001  # any constant shared by every relay process
+_PENDING = "omnidesk_pending_events"
 
 
 def append_event(
@@ -25,17 +30,29 @@ def append_event(
     conversation_id: int | None = None,
     message_id: int | None = None,
     data: dict[str, Any],
-) -> int:
-    if conn.dialect.name == "postgresql":  # taking it again in one transaction is free
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOG_LOCK})
-    stmt = insert(events).values(
-        type=type_,
-        conversation_id=conversation_id,
-        message_id=message_id,
-        data=data,
-        created_at=utcnow(),
+) -> None:
+    conn.info.setdefault(_PENDING, []).append(
+        {
+            "type": type_,
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "data": data,
+            "created_at": utcnow(),
+        }
     )
-    return int(conn.execute(stmt.returning(events.c.id)).scalar_one())
+
+
+def take_pending(conn: Connection) -> list[dict[str, Any]]:
+    """The events appended since the last call (a failed job's are dropped this way)."""
+    return conn.info.pop(_PENDING, [])  # type: ignore[no-any-return]
+
+
+def flush_events(conn: Connection, pending: list[dict[str, Any]]) -> None:
+    if not pending:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOG_LOCK})
+    conn.execute(insert(events), pending)
 
 
 def events_after(conn: Connection, after: int, limit: int = 500) -> list[dict[str, Any]]:
@@ -53,6 +70,5 @@ def events_after(conn: Connection, after: int, limit: int = 500) -> list[dict[st
 
 
 def last_event_id(conn: Connection) -> int:
-    return int(
-        conn.execute(select(events.c.id).order_by(events.c.id.desc()).limit(1)).scalar() or 0
-    )
+    newest = select(events.c.id).order_by(events.c.id.desc()).limit(1)
+    return int(conn.execute(newest).scalar() or 0)

@@ -3,6 +3,9 @@
 Idempotent by construction: a message is inserted unless (channel, Meta id) already exists,
 a status unless (channel, Meta id, status) already exists, and a duplicate causes no event
 and no other side effect.
+
+This is the relay's hot path, so it runs few statements, all prepared once (see
+`relay.store.sql.prepared`), and builds the event snapshots from values it already holds.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, case, insert, select, update
 
 from relay.store.events import append_event
-from relay.store.sql import insert_ignore, upsert
+from relay.store.sql import prepared
 from relay.store.tables import (
     channels,
     contacts,
@@ -26,7 +30,7 @@ from relay.store.tables import (
     unsupported_payloads,
     utcnow,
 )
-from relay.store.views import load_conversation, load_message
+from relay.store.views import conversation_view, load_conversation, load_message, message_view
 from relay.webhooks.records import (
     ChannelRef,
     InboundMessage,
@@ -48,11 +52,15 @@ STATUS_RANK = {
 }
 # Inbound types that say nothing new for the agent to read.
 _NOT_UNREAD = {"reaction", "system", "unsupported"}
+_KNOWN_CHANNELS = "omnidesk_known_channels"
+
+# Called in the ingest transaction for each new customer message (the bot bridge's outbox).
+AfterMessage = Callable[[Connection, dict[str, Any], dict[str, Any]], None]
 
 
 @dataclass
 class IngestResult:
-    """What one webhook changed: new inbound message ids (the bot bridge needs them)."""
+    """What one webhook changed."""
 
     new_messages: list[int] = field(default_factory=list)
     statuses_applied: int = 0
@@ -77,134 +85,203 @@ def e164(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def ensure_channel(conn: Connection, ref: ChannelRef) -> str:
-    stmt = upsert(conn, channels).values(
-        id=ref.id,
-        kind=ref.kind,
-        external_id=ref.external_id,
-        name=ref.display_number or ref.external_id,
-        display_number=ref.display_number,
-        created_at=utcnow(),
-    )
-    conn.execute(stmt.on_conflict_do_nothing())
-    return ref.id
+# -- channels ------------------------------------------------------------------------------
 
 
-def _ensure_contact(conn: Connection, msg: InboundMessage, channel_id: str) -> int:
-    handle = e164(msg.customer_handle) if msg.channel.kind == "whatsapp" else msg.customer_handle
-    stmt = upsert(conn, contacts).values(
-        channel_id=channel_id, external_id=msg.customer_id, name=msg.customer_name, handle=handle
-    )
-    if msg.customer_name and msg.direction == "in":  # keep the customer's latest profile name
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["channel_id", "external_id"], set_={"name": msg.customer_name}
+def _channel_insert(d: ModuleType) -> Any:
+    return d.insert(channels).on_conflict_do_nothing()
+
+
+def _channel_select(_d: ModuleType) -> Any:
+    return select(channels.c.kind, channels.c.name).where(channels.c.id == bindparam("id"))
+
+
+def ensure_channel(conn: Connection, ref: ChannelRef) -> dict[str, str]:
+    """The channel's kind and name; created by the first signed webhook that names it."""
+    known: set[str] = conn.info.setdefault(_KNOWN_CHANNELS, set())
+    if ref.id not in known:
+        conn.execute(
+            prepared(conn, "channel.insert", _channel_insert),
+            {
+                "id": ref.id,
+                "kind": ref.kind,
+                "external_id": ref.external_id,
+                "name": ref.display_number or ref.external_id,
+                "display_number": ref.display_number,
+                "created_at": utcnow(),
+            },
         )
-    else:
-        stmt = stmt.on_conflict_do_nothing()
-    conn.execute(stmt)
-    found = select(contacts.c.id).where(
-        contacts.c.channel_id == channel_id, contacts.c.external_id == msg.customer_id
-    )
-    return int(conn.execute(found).scalar_one())
+        known.add(ref.id)  # channels are never deleted
+    row = conn.execute(prepared(conn, "channel.select", _channel_select), {"id": ref.id}).one()
+    return {"id": ref.id, "kind": row.kind, "name": row.name}
 
 
-def ensure_conversation(
-    conn: Connection, channel_id: str, contact_id: int, default_mode: str
-) -> tuple[int, bool]:
-    """The conversation of (channel, customer), and whether it was just created."""
-    new_id = insert_ignore(
-        conn,
-        conversations,
-        {
-            "channel_id": channel_id,
-            "contact_id": contact_id,
-            "mode": default_mode,
-            "updated_at": utcnow(),
-        },
+# -- inbound messages ----------------------------------------------------------------------
+
+
+def _message_exists(_d: ModuleType) -> Any:
+    return select(messages.c.id).where(
+        messages.c.channel_id == bindparam("channel_id"),
+        messages.c.external_id == bindparam("external_id"),
     )
-    if new_id is not None:
-        return int(new_id), True
-    found = select(conversations.c.id).where(
-        conversations.c.channel_id == channel_id, conversations.c.contact_id == contact_id
+
+
+def _contact_upsert(d: ModuleType) -> Any:
+    stmt = d.insert(contacts)
+    # The customer's latest profile name wins; an empty one (Instagram, echoes) keeps ours.
+    keep_name = case((stmt.excluded.name != "", stmt.excluded.name), else_=contacts.c.name)
+    return stmt.on_conflict_do_update(
+        index_elements=["channel_id", "external_id"], set_={"name": keep_name}
+    ).returning(contacts.c.id, contacts.c.name, contacts.c.handle)
+
+
+def _conversation_upsert(d: ModuleType) -> Any:
+    stmt = d.insert(conversations)
+    return stmt.on_conflict_do_update(  # a no-op update, so RETURNING gives the existing row
+        index_elements=["channel_id", "contact_id"], set_={"mode": conversations.c.mode}
+    ).returning(
+        conversations.c.id,
+        conversations.c.status,
+        conversations.c.last_inbound_at,
     )
-    return int(conn.execute(found).scalar_one()), False
+
+
+def _message_insert(d: ModuleType) -> Any:
+    return d.insert(messages).on_conflict_do_nothing().returning(messages.c.id)
+
+
+def _conversation_touch(_d: ModuleType) -> Any:
+    return (
+        update(conversations)
+        .where(conversations.c.id == bindparam("conversation_id"))
+        .values(
+            last_message_id=bindparam("last_message_id"),
+            updated_at=bindparam("now"),
+            unread_count=conversations.c.unread_count + bindparam("unread"),
+            last_inbound_at=bindparam("last_inbound_at"),
+            status=bindparam("new_status"),
+        )
+        .returning(*conversations.c)
+    )
 
 
 def find_message_id(conn: Connection, channel_id: str, external_id: str | None) -> int | None:
     if not external_id:
         return None
-    query = select(messages.c.id).where(
-        messages.c.channel_id == channel_id, messages.c.external_id == external_id
-    )
-    found = conn.execute(query).scalar()
+    found = conn.execute(
+        prepared(conn, "message.exists", _message_exists),
+        {"channel_id": channel_id, "external_id": external_id},
+    ).scalar()
     return None if found is None else int(found)
 
 
 def _store_message(
-    conn: Connection, msg: InboundMessage, default_mode: str, result: IngestResult
+    conn: Connection,
+    msg: InboundMessage,
+    default_mode: str,
+    result: IngestResult,
+    after_message: AfterMessage | None,
 ) -> None:
-    channel_id = ensure_channel(conn, msg.channel)
-    if find_message_id(conn, channel_id, msg.external_id) is not None:
+    channel = ensure_channel(conn, msg.channel)
+    if find_message_id(conn, channel["id"], msg.external_id) is not None:
         result.duplicates += 1  # cheap pre-check; the unique key below is the real guard
         return
-    contact_id = _ensure_contact(conn, msg, channel_id)
-    conversation_id, _ = ensure_conversation(conn, channel_id, contact_id, default_mode)
     inbound = msg.direction == "in"
-    message_id = insert_ignore(
-        conn,
-        messages,
+    handle = e164(msg.customer_handle) if msg.channel.kind == "whatsapp" else msg.customer_handle
+    contact = conn.execute(
+        prepared(conn, "contact.upsert", _contact_upsert),
         {
-            "conversation_id": conversation_id,
-            "channel_id": channel_id,
-            "external_id": msg.external_id,
-            "direction": msg.direction,
-            "author": "customer" if inbound else "agent:instagram",
-            "type": msg.type,
-            "text": msg.text,
-            "payload": msg.payload,
-            "reply_to": find_message_id(conn, channel_id, msg.reply_to_external),
-            "reply_to_external": msg.reply_to_external,
-            "status": "received" if inbound else "sent",
-            "created_at": aware(msg.timestamp),
-            "updated_at": utcnow(),
+            "channel_id": channel["id"],
+            "external_id": msg.customer_id,
+            "name": msg.customer_name,
+            "handle": handle,
         },
-    )
+    ).one()
+    now = utcnow()
+    conversation = conn.execute(
+        prepared(conn, "conversation.upsert", _conversation_upsert),
+        {
+            "channel_id": channel["id"],
+            "contact_id": contact.id,
+            "mode": default_mode,
+            "status": "open",
+            "unread_count": 0,
+            "updated_at": now,
+        },
+    ).one()
+    values: dict[str, Any] = {
+        "conversation_id": conversation.id,
+        "channel_id": channel["id"],
+        "external_id": msg.external_id,
+        "direction": msg.direction,
+        "author": "customer" if inbound else "agent:instagram",
+        "type": msg.type,
+        "text": msg.text,
+        "payload": msg.payload,
+        "reply_to": find_message_id(conn, channel["id"], msg.reply_to_external),
+        "reply_to_external": msg.reply_to_external,
+        "status": "received" if inbound else "sent",
+        "error_code": None,
+        "error_title": None,
+        "error_detail": None,
+        "idempotency_key": None,
+        "send_attempts": 0,
+        "next_attempt_at": None,
+        "created_at": aware(msg.timestamp),
+        "updated_at": now,
+    }
+    message_id = conn.execute(prepared(conn, "message.insert", _message_insert), values).scalar()
     if message_id is None:
         result.duplicates += 1
         return
-    _touch_conversation(conn, conversation_id, message_id, msg)
-    result.new_messages.append(message_id)
+    counts = inbound and msg.type not in _NOT_UNREAD
+    # The 24-hour window runs from Meta's timestamp: a retry may arrive hours late.
+    last_inbound = conversation.last_inbound_at
+    if counts and (last_inbound is None or last_inbound < values["created_at"]):
+        last_inbound = values["created_at"]
+    updated = (
+        conn.execute(
+            prepared(conn, "conversation.touch", _conversation_touch),
+            {
+                "conversation_id": conversation.id,
+                "last_message_id": message_id,
+                "now": now,
+                "unread": 1 if counts else 0,
+                "last_inbound_at": last_inbound,
+                # A customer writing again reopens a resolved conversation.
+                "new_status": "open"
+                if counts and conversation.status == "resolved"
+                else conversation.status,
+            },
+        )
+        .mappings()
+        .one()
+    )
+    message = message_view({**values, "id": message_id})
+    view = conversation_view(
+        {
+            **updated,
+            "channel_kind": channel["kind"],
+            "channel_name": channel["name"],
+            "contact_name": contact.name,
+            "contact_handle": contact.handle,
+        },
+        message,
+    )
     append_event(
         conn,
         "message.created",
-        conversation_id=conversation_id,
+        conversation_id=conversation.id,
         message_id=message_id,
-        data={"message": load_message(conn, message_id)},
+        data={"message": message},
     )
-    emit_conversation(conn, conversation_id)
+    append_event(
+        conn, "conversation.updated", conversation_id=conversation.id, data={"conversation": view}
+    )
+    result.new_messages.append(message_id)
     result.events += 2
-
-
-def _touch_conversation(
-    conn: Connection, conversation_id: int, message_id: int, msg: InboundMessage
-) -> None:
-    values: dict[str, Any] = {"last_message_id": message_id, "updated_at": utcnow()}
-    if msg.direction == "in" and msg.type not in _NOT_UNREAD:
-        current = conn.execute(
-            select(conversations.c.status, conversations.c.last_inbound_at).where(
-                conversations.c.id == conversation_id
-            )
-        ).one()
-        values["unread_count"] = conversations.c.unread_count + 1
-        # The 24-hour window runs from Meta's timestamp: a retry may arrive hours late.
-        stamp = aware(msg.timestamp)
-        if current.last_inbound_at is None or current.last_inbound_at < stamp:
-            values["last_inbound_at"] = stamp
-        if current.status == "resolved":  # a customer writing again reopens it
-            values["status"] = "open"
-    conn.execute(
-        update(conversations).where(conversations.c.id == conversation_id).values(**values)
-    )
+    if after_message and inbound:
+        after_message(conn, message, view)
 
 
 def emit_conversation(conn: Connection, conversation_id: int) -> None:
@@ -216,19 +293,26 @@ def emit_conversation(conn: Connection, conversation_id: int) -> None:
     )
 
 
+# -- statuses ------------------------------------------------------------------------------
+
+
+def _receipt_insert(d: ModuleType) -> Any:
+    return d.insert(status_receipts).on_conflict_do_nothing().returning(status_receipts.c.id)
+
+
 def _store_status(conn: Connection, status: StatusUpdate, result: IngestResult) -> None:
-    channel_id = ensure_channel(conn, status.channel)
-    receipt = insert_ignore(
-        conn,
-        status_receipts,
+    channel_id = ensure_channel(conn, status.channel)["id"]
+    receipt = conn.execute(
+        prepared(conn, "receipt.insert", _receipt_insert),
         {
             "channel_id": channel_id,
             "external_id": status.external_id,
             "status": status.status,
             "timestamp": aware(status.timestamp),
             "error_code": status.error_code,
+            "received_at": utcnow(),
         },
-    )
+    ).scalar()
     if receipt is None:
         result.duplicates += 1
         return
@@ -271,7 +355,7 @@ def apply_status(
 ) -> bool:
     """Move an outgoing message forward to `status`; never backwards, never out of failed."""
     current = conn.execute(select(messages.c.status).where(messages.c.id == message_id)).scalar()
-    if current is None or current == "failed" or current == "received":
+    if current is None or current in ("failed", "received", "suppressed"):
         return False
     if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(current, 0):
         return False
@@ -306,35 +390,31 @@ def apply_pending_receipts(
         apply_status(conn, message_id, receipt["status"], receipt["error_code"])
 
 
-def _store_unsupported(conn: Connection, record: Unsupported, result: IngestResult) -> None:
-    conn.execute(insert(unsupported_payloads).values(reason=record.reason[:500], raw=record.raw))
-    result.unsupported += 1
+# -- the webhook as a whole ----------------------------------------------------------------
 
 
 def ingest(
     records: Sequence[Record],
     *,
     default_mode: str,
-    after_message: Callable[[Connection, int], None] | None = None,
+    after_message: AfterMessage | None = None,
 ) -> Callable[[Connection], IngestResult]:
-    """A store function that keeps every record of one webhook (see `Database.write`).
-
-    `after_message` runs in the same transaction for every new inbound message: the bot
-    bridge uses it to put the message in its outbox atomically with the message itself.
-    """
+    """A store function that keeps every record of one webhook (see `Database.write`)."""
 
     def run(conn: Connection) -> IngestResult:
         result = IngestResult()
         for record in records:
             if isinstance(record, InboundMessage):
-                before = len(result.new_messages)
-                _store_message(conn, record, default_mode, result)
-                if after_message and record.direction == "in" and len(result.new_messages) > before:
-                    after_message(conn, result.new_messages[-1])
+                _store_message(conn, record, default_mode, result, after_message)
             elif isinstance(record, StatusUpdate):
                 _store_status(conn, record, result)
             else:
-                _store_unsupported(conn, record, result)
+                conn.execute(
+                    insert(unsupported_payloads).values(
+                        reason=record.reason[:500], raw=record.raw, received_at=utcnow()
+                    )
+                )
+                result.unsupported += 1
         return result
 
     return run
@@ -342,5 +422,7 @@ def ingest(
 
 def keep_raw(reason: str, raw: bytes) -> Callable[[Connection], IngestResult]:
     """Keep a signed body that could not be normalised at all."""
-    record = Unsupported(reason=reason, raw=raw.decode("utf-8", "replace"))
+    record = Unsupported(
+        reason=reason, raw=raw.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    )
     return ingest([record], default_mode="human")

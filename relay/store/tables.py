@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 # SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for a log that grows.
@@ -66,6 +66,13 @@ class Message(SQLModel, table=True):
         UniqueConstraint("channel_id", "external_id"),
         UniqueConstraint("idempotency_key"),
         Index("ix_message_conversation", "conversation_id", "id"),
+        # The sender's queue: a handful of rows among millions of received messages.
+        Index(
+            "ix_message_queued",
+            "id",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -136,6 +143,30 @@ class Agent(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+class BotOutbox(SQLModel, table=True):
+    """What the bot must receive, written in the transaction that stored its cause.
+
+    A row leaves the outbox only when RabbitMQ confirmed it: at least once, whatever fails.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int
+    amqp_message_id: str  # the relay's message id (or "handback-<n>"): bots drop duplicates by it
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = Field(default=None, index=True)
+
+
+class BotReply(SQLModel, table=True):
+    """Each bot message acted on, by its id: a redelivered AMQP message is recognised."""
+
+    key: str = Field(primary_key=True)
+    conversation_id: int
+    outcome: str  # queued | suppressed | handoff
+    message_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 def _table(model: type[SQLModel]) -> Table:
     table = model.__table__  # type: ignore[attr-defined]
     assert isinstance(table, Table)
@@ -151,3 +182,5 @@ status_receipts = _table(StatusReceipt)
 unsupported_payloads = _table(UnsupportedPayload)
 events = _table(Event)
 agents = _table(Agent)
+bot_outbox = _table(BotOutbox)
+bot_replies = _table(BotReply)

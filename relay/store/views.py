@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def message_view(row: RowMapping) -> dict[str, Any]:
+def message_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     error = None
     if row["status"] == "failed" or row["error_code"] is not None or row["error_title"]:
         error = {
@@ -63,7 +64,9 @@ def conversation_query() -> Any:
     )
 
 
-def conversation_view(row: RowMapping, last_message: dict[str, Any] | None) -> dict[str, Any]:
+def conversation_view(
+    row: Mapping[Any, Any], last_message: dict[str, Any] | None
+) -> dict[str, Any]:
     return {
         "id": row["id"],
         "channel": {

@@ -14,7 +14,12 @@ class ThreadedServer:
     """A real uvicorn server on 127.0.0.1; `start()` returns once it accepts connections."""
 
     def __init__(
-        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, lifespan: Literal["on", "off"] = "on"
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        lifespan: Literal["on", "off"] = "on",
     ) -> None:
         self.app, self.host, self._port = app, host, port
         self._lifespan: Literal["on", "off"] = lifespan

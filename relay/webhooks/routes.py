@@ -94,5 +94,5 @@ async def receive(request: Request) -> Response:
         return PlainTextResponse("store unavailable", status_code=503)
     metrics.webhooks_received.inc()
     if result.events:
-        relay.committed()
+        relay.committed(may_send=False)
     return Response(status_code=200)

@@ -1,0 +1,358 @@
+"""The bot/human switch and the bot's queues, as the store keeps them.
+
+Who answers a conversation is decided here, in the same transactions that store messages:
+a customer message enters the bot's outbox only while the conversation is in bot mode, and a
+bot reply is queued for sending only while it still is; otherwise it is kept as a suppressed
+draft the agent can read. Every switch leaves an activity line in the conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select, update
+
+from relay.bot.protocol import HISTORY_LENGTH, handback_body, message_body
+from relay.store.conversations import NotFound, Owned, queue_reply
+from relay.store.database import StoreFn
+from relay.store.events import append_event
+from relay.store.ingest import AfterMessage, emit_conversation
+from relay.store.tables import bot_outbox, bot_replies, channels, conversations, messages, utcnow
+from relay.store.views import load_conversation, load_message, message_view
+
+
+def enqueue_for_bot(public_url: str) -> AfterMessage:
+    """The ingest hook: put a new customer message in the bot's outbox if the bot answers."""
+
+    def hook(conn: Connection, message: dict[str, Any], conversation: dict[str, Any]) -> None:
+        if conversation["mode"] != "bot":
+            return
+        body = message_body(message, conversation, public_url=public_url)
+        conn.execute(
+            insert(bot_outbox).values(
+                conversation_id=conversation["id"],
+                amqp_message_id=str(message["id"]),
+                body=body,
+                created_at=utcnow(),
+            )
+        )
+
+    return hook
+
+
+def pending_publications(limit: int = 200) -> StoreFn[list[dict[str, Any]]]:
+    def run(conn: Connection) -> list[dict[str, Any]]:
+        query = (
+            select(
+                bot_outbox.c.id,
+                bot_outbox.c.conversation_id,
+                bot_outbox.c.amqp_message_id,
+                bot_outbox.c.body,
+            )
+            .where(bot_outbox.c.published_at.is_(None))
+            .order_by(bot_outbox.c.id)
+            .limit(limit)
+        )
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+    return run
+
+
+def mark_published(ids: list[int]) -> StoreFn[None]:
+    def run(conn: Connection) -> None:
+        conn.execute(
+            update(bot_outbox).where(bot_outbox.c.id.in_(ids)).values(published_at=utcnow())
+        )
+
+    return run
+
+
+def _activity(
+    conn: Connection, conversation_id: int, author: str, text: str, action: str, **extra: Any
+) -> None:
+    """A line in the conversation's history: who switched what, when, and why."""
+    row = conn.execute(
+        select(conversations.c.channel_id).where(conversations.c.id == conversation_id)
+    ).one()
+    message_id = conn.execute(
+        insert(messages)
+        .values(
+            conversation_id=conversation_id,
+            channel_id=row.channel_id,
+            direction="internal",
+            author=author,
+            type="activity",
+            text=text,
+            payload={"action": action, **extra},
+            status="received",
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        .returning(messages.c.id)
+    ).scalar_one()
+    append_event(
+        conn,
+        "message.created",
+        conversation_id=conversation_id,
+        message_id=message_id,
+        data={"message": load_message(conn, int(message_id))},
+    )
+
+
+def _conversation(conn: Connection, conversation_id: int) -> Any:
+    row = (
+        conn.execute(select(conversations).where(conversations.c.id == conversation_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"conversation {conversation_id} does not exist")
+    return row
+
+
+def take_over(conversation_id: int, agent: str) -> StoreFn[dict[str, Any]]:
+    """Make `agent` the owner, in human mode. One atomic UPDATE: of two racing agents, one wins."""
+
+    def run(conn: Connection) -> dict[str, Any]:
+        before = _conversation(conn, conversation_id)
+        won = conn.execute(
+            update(conversations)
+            .where(
+                conversations.c.id == conversation_id,
+                or_(conversations.c.assignee.is_(None), conversations.c.assignee == agent),
+            )
+            .values(mode="human", assignee=agent, updated_at=utcnow())
+        ).rowcount
+        if not won:
+            owner = conn.execute(
+                select(conversations.c.assignee).where(conversations.c.id == conversation_id)
+            ).scalar()
+            raise Owned(str(owner))
+        if before["assignee"] != agent or before["mode"] != "human":
+            was = "the bot" if before["mode"] == "bot" else "the queue"
+            _activity(
+                conn,
+                conversation_id,
+                f"agent:{agent}",
+                f"{agent} took over from {was}",
+                "takeover",
+                by=agent,
+            )
+            emit_conversation(conn, conversation_id)
+        found = load_conversation(conn, conversation_id)
+        assert found is not None
+        return found
+
+    return run
+
+
+def hand_back(conversation_id: int, agent: str) -> StoreFn[dict[str, Any]]:
+    """Return the conversation to the bot, which gets its recent history to pick up from."""
+
+    def run(conn: Connection) -> dict[str, Any]:
+        before = _conversation(conn, conversation_id)
+        if before["assignee"] not in (None, agent):
+            raise Owned(str(before["assignee"]))
+        if before["mode"] != "bot":
+            conn.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id)
+                .values(
+                    mode="bot",
+                    assignee=None,
+                    handoff_reason=None,
+                    status="open",
+                    updated_at=utcnow(),
+                )
+            )
+            _activity(
+                conn,
+                conversation_id,
+                f"agent:{agent}",
+                f"{agent} handed the conversation back to the bot",
+                "handback",
+                by=agent,
+            )
+            emit_conversation(conn, conversation_id)
+            conversation = load_conversation(conn, conversation_id)
+            assert conversation is not None
+            history = conn.execute(
+                select(messages)
+                .where(
+                    messages.c.conversation_id == conversation_id,
+                    messages.c.direction != "internal",
+                )
+                .order_by(messages.c.id.desc())
+                .limit(HISTORY_LENGTH)
+            ).mappings()
+            body = handback_body(
+                conversation, agent, [message_view(m) for m in reversed(list(history))]
+            )
+            next_id = conn.execute(
+                insert(bot_outbox)
+                .values(
+                    conversation_id=conversation_id,
+                    amqp_message_id="",
+                    body=body,
+                    created_at=utcnow(),
+                )
+                .returning(bot_outbox.c.id)
+            ).scalar_one()
+            conn.execute(
+                update(bot_outbox)
+                .where(bot_outbox.c.id == next_id)
+                .values(amqp_message_id=f"handback-{next_id}")
+            )
+        found = load_conversation(conn, conversation_id)
+        assert found is not None
+        return found
+
+    return run
+
+
+class RejectedBotMessage(Exception):
+    """A valid-looking bot message the relay cannot act on (unknown conversation, text the
+    channel refuses): it goes to the dead-letter queue with this reason."""
+
+
+INSTAGRAM_MAX_TEXT_BYTES = 1000
+
+
+def act_on_bot_messages(items: list[tuple[str, dict[str, Any]]]) -> StoreFn[list[str | Exception]]:
+    """Act on a batch of validated bot messages in order, each once per key.
+
+    Each runs in its own savepoint: the outcome (queued, suppressed, handoff, duplicate), or
+    the exception that stopped it (RejectedBotMessage: dead-letter it; others: retry it).
+    """
+
+    def run(conn: Connection) -> list[str | Exception]:
+        outcomes: list[str | Exception] = []
+        for key, message in items:
+            try:
+                with conn.begin_nested():
+                    outcomes.append(_act(conn, key, message))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    return run
+
+
+def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
+    done = conn.execute(select(bot_replies.c.outcome).where(bot_replies.c.key == key)).scalar()
+    if done is not None:
+        return "duplicate"
+    conversation_id = int(message["conversation_id"])
+    row = (
+        conn.execute(
+            select(conversations, channels.c.kind.label("channel_kind"))
+            .join(channels, channels.c.id == conversations.c.channel_id)
+            .where(conversations.c.id == conversation_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise RejectedBotMessage(f"conversation {conversation_id} does not exist")
+    outcome, message_id = "handoff", None
+    if message["type"] == "reply":
+        message = {**message, "text": _sendable_text(message["text"], row["channel_kind"])}
+        outcome, message_id = _reply(conn, row, message, key)
+    if message["type"] == "handoff" or message.get("handoff"):
+        _handoff(conn, row, message.get("reason") or "The bot asked for a human")
+    conn.execute(
+        insert(bot_replies).values(
+            key=key,
+            conversation_id=conversation_id,
+            outcome=outcome,
+            message_id=message_id,
+            created_at=utcnow(),
+        )
+    )
+    return outcome
+
+
+def _sendable_text(text: str, channel_kind: str) -> str:
+    """The text as the channel will take it, or the reason it will not."""
+    text = text.replace("\x00", "")
+    if not text.strip():
+        raise RejectedBotMessage("text is empty")
+    if channel_kind == "instagram" and len(text.encode()) > INSTAGRAM_MAX_TEXT_BYTES:
+        raise RejectedBotMessage(
+            f"Instagram takes at most {INSTAGRAM_MAX_TEXT_BYTES} bytes of text"
+        )
+    return text
+
+
+def _reply(
+    conn: Connection, conversation: Any, message: dict[str, Any], key: str
+) -> tuple[str, int]:
+    reply_to = message.get("in_reply_to")
+    if reply_to is not None:
+        target = conn.execute(
+            select(messages.c.conversation_id).where(messages.c.id == reply_to)
+        ).scalar()
+        if target != conversation["id"]:
+            reply_to = None  # a stale or wrong quote: still answer the customer, without it
+    if conversation["mode"] == "bot":
+        view, _ = queue_reply(
+            conversation["id"],
+            author="bot",
+            text=message["text"],
+            reply_to=reply_to,
+            idempotency_key=f"bot:{key}",
+        )(conn)
+        return "queued", int(view["id"])
+    # Taken over meanwhile: the agent sees what the bot would have said; the customer does not.
+    message_id = conn.execute(
+        insert(messages)
+        .values(
+            conversation_id=conversation["id"],
+            channel_id=conversation["channel_id"],
+            direction="out",
+            author="bot",
+            type="text",
+            text=message["text"],
+            payload={"suppressed": "the conversation was taken over before the bot answered"},
+            reply_to=reply_to,
+            status="suppressed",
+            idempotency_key=f"bot:{key}",
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+        .returning(messages.c.id)
+    ).scalar_one()
+    append_event(
+        conn,
+        "message.created",
+        conversation_id=conversation["id"],
+        message_id=message_id,
+        data={"message": load_message(conn, int(message_id))},
+    )
+    return "suppressed", int(message_id)
+
+
+def _handoff(conn: Connection, conversation: Any, reason: str) -> None:
+    current = _conversation(conn, conversation["id"])
+    if current["mode"] != "bot":
+        return  # already with a human: nothing to switch
+    conn.execute(
+        update(conversations)
+        .where(conversations.c.id == conversation["id"])
+        .values(
+            mode="human",
+            status="pending",
+            assignee=None,
+            handoff_reason=reason,
+            updated_at=utcnow(),
+        )
+    )
+    _activity(
+        conn,
+        conversation["id"],
+        "bot",
+        f"The bot handed off to a human: {reason}",
+        "handoff",
+        reason=reason,
+    )
+    emit_conversation(conn, conversation["id"])

@@ -1,0 +1,298 @@
+"""The bot bridge against the machine's real RabbitMQ: protocol, modes, takeover, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from relay.bot.protocol import REASON_HEADER, validator
+from relay.testing.graph_standin import GraphStandIn
+from tests.helpers.amqp import BotPeer, QueueNames
+from tests.helpers.services import require_rabbitmq
+from tests.relay.conftest import RelayHarness, sample
+
+pytestmark = pytest.mark.rabbitmq
+
+
+@pytest.fixture
+def names() -> QueueNames:
+    return QueueNames.unique()
+
+
+@pytest.fixture
+async def bot(names: QueueNames) -> AsyncIterator[BotPeer]:
+    async with BotPeer(require_rabbitmq(), names) as peer:
+        yield peer
+
+
+@pytest.fixture
+def bot_relay(
+    bot: BotPeer, names: QueueNames, relay_factory: Callable[..., RelayHarness]
+) -> RelayHarness:
+    return relay_factory(
+        amqp_url=bot.url,
+        bot_inbound_queue=names.bot_inbound_queue,
+        bot_outbound_queue=names.bot_outbound_queue,
+    )
+
+
+def text_webhook(text: str, wamid: str, wa_id: str = "16505550142") -> dict[str, Any]:
+    body = json.loads(sample("wa_webhook_text.json"))
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"][0]["wa_id"] = wa_id
+    value["messages"][0].update({"from": wa_id, "id": wamid, "text": {"body": text}})
+    return body  # type: ignore[no-any-return]
+
+
+async def post(relay: RelayHarness, body: dict[str, Any]) -> None:
+    response = await asyncio.to_thread(relay.post_webhook, body)
+    assert response.status_code == 200
+
+
+async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (result := await asyncio.to_thread(check)):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+    return result
+
+
+def reply(
+    conversation_id: int, text: str, in_reply_to: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "type": "reply",
+        "conversation_id": conversation_id,
+        "in_reply_to": in_reply_to,
+        "text": text,
+        **extra,
+    }
+
+
+async def test_customer_message_reaches_the_bot_as_documented(
+    bot_relay: RelayHarness, bot: BotPeer
+) -> None:
+    await post(bot_relay, text_webhook("where is my order?", "wamid.bot-1"))
+    message, body = await bot.inbound()
+    validator("bot-inbound").validate(body)
+    conversation = bot_relay.conversations()[0]
+    assert conversation["mode"] == "bot"
+    assert body["type"] == "message" and body["text"] == "where is my order?"
+    assert body["conversation_id"] == conversation["id"] and body["channel"] == "whatsapp"
+    assert body["contact"]["handle"] == "+16505550142"
+    assert message.message_id == str(body["message_id"])
+    assert message.correlation_id == str(conversation["id"])
+    assert message.content_type == "application/json"
+    assert message.delivery_mode == 2  # persistent
+
+
+async def test_media_messages_carry_type_caption_and_a_relay_url(
+    bot_relay: RelayHarness, bot: BotPeer
+) -> None:
+    await asyncio.to_thread(bot_relay.post_sample, "wa_webhook_image_caption.json")
+    _, body = await bot.inbound()
+    validator("bot-inbound").validate(body)
+    assert body["media"]["type"] == "image" and body["media"]["mime_type"] == "image/jpeg"
+    assert body["media"]["caption"] == body["text"]
+    assert body["media"]["url"].endswith(f"/v1/messages/{body['message_id']}/media")
+
+
+async def test_a_bot_reply_reaches_the_customer_with_reply_context(
+    bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
+) -> None:
+    await post(bot_relay, text_webhook("hello", "wamid.bot-2"))
+    _, inbound = await bot.inbound()
+    await bot.publish(
+        reply(inbound["conversation_id"], "Hi! How can I help?", inbound["message_id"])
+    )
+    (send,) = await graph.await_requests(1)
+    assert send.json["text"]["body"] == "Hi! How can I help?"
+    assert send.json["context"] == {"message_id": "wamid.bot-2"}
+    stored = await until(
+        lambda: [m for m in bot_relay.messages(inbound["conversation_id"]) if m["author"] == "bot"]
+    )
+    assert stored[0]["reply_to"] == inbound["message_id"]
+
+
+async def test_handoff_switches_to_a_human_and_the_bot_hears_no_more(
+    bot_relay: RelayHarness, bot: BotPeer
+) -> None:
+    await post(bot_relay, text_webhook("I want a human", "wamid.bot-3"))
+    _, inbound = await bot.inbound()
+    cid = inbound["conversation_id"]
+    await bot.publish(
+        {"version": 1, "type": "handoff", "conversation_id": cid, "reason": "asked for a human"}
+    )
+    conversation = await until(lambda: (c := bot_relay.conversations()[0])["mode"] == "human" and c)
+    assert (
+        conversation["status"] == "pending"
+        and conversation["handoff_reason"] == "asked for a human"
+    )
+    activity = [m for m in bot_relay.messages(cid) if m["type"] == "activity"]
+    assert "asked for a human" in activity[-1]["text"] and activity[-1]["author"] == "bot"
+    await post(bot_relay, text_webhook("hello?", "wamid.bot-4"))
+    assert await bot.nothing_inbound()
+
+
+async def test_reply_with_handoff_does_both(
+    bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
+) -> None:
+    await post(bot_relay, text_webhook("complicated", "wamid.bot-5"))
+    _, inbound = await bot.inbound()
+    await bot.publish(
+        reply(inbound["conversation_id"], "Passing you to a colleague", handoff=True, reason="hard")
+    )
+    await graph.await_requests(1)
+    conversation = await until(lambda: (c := bot_relay.conversations()[0])["mode"] == "human" and c)
+    assert conversation["handoff_reason"] == "hard"
+
+
+async def test_takeover_race_has_one_winner_and_the_loser_learns_who(
+    bot_relay: RelayHarness, bot: BotPeer
+) -> None:
+    await post(bot_relay, text_webhook("hi", "wamid.bot-6"))
+    cid = (await bot.inbound())[1]["conversation_id"]
+    results: dict[str, httpx.Response] = {}
+    start = threading.Barrier(2)
+
+    def take(name: str, token: str) -> None:
+        with httpx.Client(
+            base_url=bot_relay.url, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
+            start.wait()
+            results[name] = client.post(f"/v1/conversations/{cid}/takeover")
+
+    threads = [
+        threading.Thread(target=take, args=a)
+        for a in (("ana", bot_relay.token), ("bruno", bot_relay.other_token))
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    codes = sorted(r.status_code for r in results.values())
+    assert codes == [200, 409]
+    winner = next(n for n, r in results.items() if r.status_code == 200)
+    loser = next(r for r in results.values() if r.status_code == 409)
+    assert loser.json()["detail"]["owner"] == winner
+    conversation = results[winner].json()
+    assert conversation["mode"] == "human" and conversation["assignee"] == winner
+
+
+async def test_late_bot_reply_after_takeover_is_kept_as_a_draft_not_sent(
+    bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
+) -> None:
+    await post(bot_relay, text_webhook("hi", "wamid.bot-7"))
+    _, inbound = await bot.inbound()
+    cid = inbound["conversation_id"]
+    taken = await asyncio.to_thread(bot_relay.api.post, f"/v1/conversations/{cid}/takeover")
+    assert taken.status_code == 200
+    await bot.publish(reply(cid, "too late, bot", inbound["message_id"]))
+    draft = await until(lambda: [m for m in bot_relay.messages(cid) if m["author"] == "bot"])
+    assert draft[0]["status"] == "suppressed" and draft[0]["text"] == "too late, bot"
+    await post(bot_relay, text_webhook("are you a person?", "wamid.bot-8"))
+    assert await bot.nothing_inbound()
+    assert graph.sends() == []
+    lines = [m["text"] for m in bot_relay.messages(cid) if m["type"] == "activity"]
+    assert lines == ["ana took over from the bot"]
+
+
+async def test_handback_gives_the_bot_the_recent_history(
+    bot_relay: RelayHarness, bot: BotPeer
+) -> None:
+    await post(bot_relay, text_webhook("first", "wamid.bot-9"))
+    cid = (await bot.inbound())[1]["conversation_id"]
+    await asyncio.to_thread(bot_relay.api.post, f"/v1/conversations/{cid}/takeover")
+    await asyncio.to_thread(
+        bot_relay.api.post, f"/v1/conversations/{cid}/messages", json={"text": "agent here"}
+    )
+    back = await asyncio.to_thread(bot_relay.api.post, f"/v1/conversations/{cid}/handback")
+    assert (
+        back.status_code == 200 and back.json()["mode"] == "bot" and back.json()["assignee"] is None
+    )
+    message, body = await bot.inbound()
+    validator("bot-inbound").validate(body)
+    assert body["type"] == "handback" and body["by"] == "ana"
+    assert [h["text"] for h in body["history"]] == ["first", "agent here"]
+    assert message.message_id and message.message_id.startswith("handback-")
+    await post(bot_relay, text_webhook("bot again?", "wamid.bot-10"))
+    assert (await bot.inbound())[1]["text"] == "bot again?"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{not json", "not valid JSON"),
+        (json.dumps({"version": 1, "type": "reply", "conversation_id": 1}).encode(), "text"),
+        (
+            json.dumps(
+                {
+                    "version": 2,
+                    "type": "reply",
+                    "conversation_id": 1,
+                    "in_reply_to": None,
+                    "text": "x",
+                }
+            ).encode(),
+            "version",
+        ),
+        (json.dumps({"version": 1, "type": "dance", "conversation_id": 1}).encode(), "type"),
+        (
+            json.dumps(
+                {
+                    "version": 1,
+                    "type": "reply",
+                    "conversation_id": 999999,
+                    "in_reply_to": None,
+                    "text": "x",
+                }
+            ).encode(),
+            "does not exist",
+        ),
+    ],
+    ids=["not-json", "missing-text", "wrong-version", "unknown-type", "unknown-conversation"],
+)
+async def test_bad_bot_messages_are_dead_lettered_and_the_next_one_flows(
+    bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn, raw: bytes, reason: str
+) -> None:
+    await post(bot_relay, text_webhook("hi", "wamid.bot-11"))
+    _, inbound = await bot.inbound()
+    await bot.publish(raw, message_id="bad-1")
+    await bot.publish(reply(inbound["conversation_id"], "good one"))
+    dead = await bot.dead_letter()
+    assert dead.body == raw and dead.message_id == "bad-1"
+    assert reason in str(dead.headers[REASON_HEADER])
+    await graph.await_requests(1)
+    assert graph.sent_texts() == ["good one"]
+    metrics = await asyncio.to_thread(bot_relay.http.get, "/metrics")
+    assert "omnidesk_bot_dead_lettered_total 1.0" in metrics.text
+
+
+async def test_a_redelivered_reply_is_sent_once(
+    bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
+) -> None:
+    await post(bot_relay, text_webhook("hi", "wamid.bot-12"))
+    _, inbound = await bot.inbound()
+    body = reply(inbound["conversation_id"], "exactly once")
+    await bot.publish(body, message_id="same-id")
+    await bot.publish(body, message_id="same-id")
+    await bot.publish({**body, "id": "body-id", "text": "by body id"})
+    await bot.publish({**body, "id": "body-id", "text": "by body id"}, message_id="another-amqp-id")
+    await until(lambda: len(graph.sends()) >= 2)
+    await asyncio.sleep(0.5)
+    assert sorted(graph.sent_texts()) == ["by body id", "exactly once"]
+
+
+async def test_health_shows_the_broker(bot_relay: RelayHarness, bot: BotPeer) -> None:
+    health = await until(
+        lambda: (h := bot_relay.http.get("/healthz").json())["broker"] == "connected" and h
+    )
+    assert health["status"] == "ok"
