@@ -4,9 +4,10 @@ Every store function is plain synchronous SQLAlchemy Core taking a `Connection`;
 runs it in a transaction on a worker thread and hands the result back to asyncio.
 
 SQLite has one writer at a time, so writes go to one writer thread that commits the jobs
-waiting together in one transaction (each in its own SAVEPOINT, so one failing job does not
-sink the others): a commit costs about as much as all the inserts of a webhook, and sharing
-it is what lets the webhook endpoint keep up under load. PostgreSQL gets a small thread pool
+waiting together in one transaction: a commit costs about as much as all the inserts of a
+webhook, and sharing it is what lets the webhook endpoint keep up under load. If one job of
+a batch fails, the batch is rolled back and its jobs run again one per transaction, so only
+the failing job fails (job functions only touch the database, so running one again is safe). PostgreSQL gets a small thread pool
 and a transaction per job.
 """
 
@@ -113,28 +114,30 @@ class _BatchingWriter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
-        results: list[tuple[_Job, Any, BaseException | None]] = []
+        """All jobs in one transaction; if any fails, each alone, so only it fails."""
         try:
-            with self._engine.connect() as conn, conn.begin():
-                events: list[dict[str, Any]] = []
-                for job in batch:
-                    take_pending(conn)
-                    try:
-                        with conn.begin_nested():
-                            results.append((job, job.fn(conn), None))
-                        events += take_pending(conn)
-                    except Exception as exc:  # the job's own failure: only it fails
-                        results.append((job, None, exc))
-                flush_events(conn, events)
-        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            for job in batch:
-                job.future.set_exception(exc)
-            return
-        for job, result, error in results:
-            if error is None:
-                job.future.set_result(result)
+            results = self._run_batch(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].future.set_exception(exc)
             else:
-                job.future.set_exception(error)
+                for job in batch:
+                    self._commit([job])
+            return
+        for job, result in zip(batch, results, strict=True):
+            job.future.set_result(result)
+
+    def _run_batch(self, batch: list[_Job]) -> list[Any]:
+        with self._engine.connect() as conn:
+            try:
+                with conn.begin():
+                    take_pending(conn)
+                    results = [job.fn(conn) for job in batch]
+                    flush_events(conn, take_pending(conn))
+                return results
+            except Exception:
+                conn.info.clear()  # whatever the jobs remembered on it was rolled back too
+                raise
 
 
 class Database:
@@ -172,11 +175,16 @@ class Database:
         return self._in_read_tx(fn)
 
     def _in_tx(self, fn: StoreFn[T]) -> T:
-        with self.engine.begin() as conn:
-            take_pending(conn)
-            result = fn(conn)
-            flush_events(conn, take_pending(conn))
-            return result
+        with self.engine.connect() as conn:
+            try:
+                with conn.begin():
+                    take_pending(conn)
+                    result = fn(conn)
+                    flush_events(conn, take_pending(conn))
+                return result
+            except Exception:
+                conn.info.clear()  # whatever the job remembered on it was rolled back too
+                raise
 
     def _in_read_tx(self, fn: StoreFn[T]) -> T:
         with self._read_engine.begin() as conn:

@@ -10,6 +10,8 @@ This is the relay's hot path, so it runs few statements, all prepared once (see
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +55,7 @@ STATUS_RANK = {
 # Inbound types that say nothing new for the agent to read.
 _NOT_UNREAD = {"reaction", "system", "unsupported"}
 _KNOWN_CHANNELS = "omnidesk_known_channels"
+_CHANNEL_TTL_S = 5.0  # a channel renamed from the command line shows in events this soon
 
 # Called in the ingest transaction for each new customer message (the bot bridge's outbox).
 AfterMessage = Callable[[Connection, dict[str, Any], dict[str, Any]], None]
@@ -74,6 +77,7 @@ def aware(stamp: datetime) -> datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=4096)  # parsing a number costs more than storing its message
 def e164(raw: str) -> str:
     """WhatsApp writes numbers as bare digits with country code; show them in E.164."""
     try:
@@ -97,9 +101,16 @@ def _channel_select(_d: ModuleType) -> Any:
 
 
 def ensure_channel(conn: Connection, ref: ChannelRef) -> dict[str, str]:
-    """The channel's kind and name; created by the first signed webhook that names it."""
-    known: set[str] = conn.info.setdefault(_KNOWN_CHANNELS, set())
-    if ref.id not in known:
+    """The channel's kind and name; created by the first signed webhook that names it.
+
+    Remembered on the connection for a few seconds: channels are never deleted, and every
+    webhook names one.
+    """
+    known: dict[str, tuple[float, dict[str, str]]] = conn.info.setdefault(_KNOWN_CHANNELS, {})
+    cached = known.get(ref.id)
+    if cached and time.monotonic() - cached[0] < _CHANNEL_TTL_S:
+        return cached[1]
+    if cached is None:
         conn.execute(
             prepared(conn, "channel.insert", _channel_insert),
             {
@@ -111,9 +122,10 @@ def ensure_channel(conn: Connection, ref: ChannelRef) -> dict[str, str]:
                 "created_at": utcnow(),
             },
         )
-        known.add(ref.id)  # channels are never deleted
     row = conn.execute(prepared(conn, "channel.select", _channel_select), {"id": ref.id}).one()
-    return {"id": ref.id, "kind": row.kind, "name": row.name}
+    channel = {"id": ref.id, "kind": row.kind, "name": row.name}
+    known[ref.id] = (time.monotonic(), channel)
+    return channel
 
 
 # -- inbound messages ----------------------------------------------------------------------
@@ -183,9 +195,6 @@ def _store_message(
     after_message: AfterMessage | None,
 ) -> None:
     channel = ensure_channel(conn, msg.channel)
-    if find_message_id(conn, channel["id"], msg.external_id) is not None:
-        result.duplicates += 1  # cheap pre-check; the unique key below is the real guard
-        return
     inbound = msg.direction == "in"
     handle = e164(msg.customer_handle) if msg.channel.kind == "whatsapp" else msg.customer_handle
     contact = conn.execute(
