@@ -3,12 +3,13 @@
 Every store function is plain synchronous SQLAlchemy Core taking a `Connection`; `Database`
 runs it in a transaction on a worker thread and hands the result back to asyncio.
 
-SQLite has one writer at a time, so writes go to one writer thread that commits the jobs
-waiting together in one transaction: a commit costs about as much as all the inserts of a
-webhook, and sharing it is what lets the webhook endpoint keep up under load. If one job of
+Writes go to one writer thread that commits the jobs waiting together in one transaction.
+SQLite has one writer at a time anyway; on PostgreSQL a commit (its fsync, and the event
+log's lock, see relay.store.events) costs more than all the statements of a webhook, and
+sharing it is what lets the webhook endpoint keep up under load on either. If one job of
 a batch fails, the batch is rolled back and its jobs run again one per transaction, so only
-the failing job fails (job functions only touch the database, so running one again is safe). PostgreSQL gets a small thread pool
-and a transaction per job.
+the failing job fails (job functions only touch the database, so running one again is safe).
+Reads run on a small thread pool.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def sync_url(url: str) -> str:
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> Engine:
+    """SQLite: the writer's one connection takes the write lock when it begins."""
     engine = create_engine(url, pool_size=1 if writer else 4, max_overflow=0)
 
     @event.listens_for(engine, "connect")
@@ -146,23 +148,18 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = sync_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
-        self._writer: _BatchingWriter | None
         if self.is_sqlite:
             self.engine = _sqlite_engine(self.url, writer=True)
             self._read_engine = _sqlite_engine(self.url, writer=False)
-            self._writer = _BatchingWriter(self.engine)
-            self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-read")
         else:
-            self.engine = create_engine(self.url, pool_size=8, max_overflow=4, pool_recycle=1800)
+            self.engine = create_engine(self.url, pool_size=6, max_overflow=4, pool_recycle=1800)
             self._read_engine = self.engine
-            self._writer = None
-            self._readers = ThreadPoolExecutor(8, thread_name_prefix="store")
+        self._writer = _BatchingWriter(self.engine)
+        self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-read")
 
     async def write(self, fn: StoreFn[T]) -> T:
         """Run `fn` in a write transaction; it is committed when this returns."""
-        if self._writer is not None:
-            return await asyncio.wrap_future(self._writer.submit(fn))
-        return await asyncio.get_running_loop().run_in_executor(self._readers, self._in_tx, fn)
+        return await asyncio.wrap_future(self._writer.submit(fn))
 
     async def read(self, fn: StoreFn[T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._in_read_tx, fn)
@@ -191,8 +188,7 @@ class Database:
             return fn(conn)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        self._writer.close()
         self._readers.shutdown(wait=True)
         self.engine.dispose()
         self._read_engine.dispose()
