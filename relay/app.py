@@ -40,12 +40,6 @@ def create_app(settings: Settings) -> FastAPI:
         )
         metrics = Metrics()
         hub = EventHub()
-        relay: Relay | None = None
-
-        def committed() -> None:
-            if relay is not None:
-                relay.committed()
-
         sender = Sender(
             db,
             graph,
@@ -53,7 +47,9 @@ def create_app(settings: Settings) -> FastAPI:
             default_token=settings.meta_access_token,
             retry_scale=settings.send_retry_scale,
             max_attempts=settings.send_max_attempts,
-            on_commit=committed,
+            # The sender's own commits (claims, answers) only move message statuses: the
+            # event streams need to hear of them; waking the sender or the bridge would not.
+            on_commit=hub.notify,
         )
         relay = Relay(settings=settings, db=db, hub=hub, metrics=metrics, sender=sender)
         app.state.relay = relay

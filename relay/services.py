@@ -23,7 +23,7 @@ class Relay:
     sender: Sender
     # Set by the bot bridge: runs in the transaction that stores each new inbound message.
     after_inbound: AfterMessage | None = None
-    # Woken after every commit that may concern the bot bridge.
+    # Woken after every commit that may have put rows in the bot's outbox.
     on_commit_hooks: list[Callable[[], None]] = field(default_factory=list)
     broker_state: Callable[[], str] = lambda: "disabled"
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -32,11 +32,14 @@ class Relay:
     def default_mode(self) -> str:
         return "bot" if self.settings.bot_enabled else "human"
 
-    def committed(self, *, may_send: bool = True) -> None:
-        """Something was committed: wake the event streams, the bridge, and the sender unless
-        the commit cannot have queued a message (webhooks only bring messages in)."""
+    def committed(self, *, may_send: bool = True, may_publish: bool = True) -> None:
+        """Something was committed: wake the event streams, the sender unless the commit
+        cannot have queued a message (webhooks only bring messages in), and the bridge's
+        publisher unless it cannot have filled the bot's outbox (a bot reply or handoff).
+        Waking is cheap and coalesced, but each wake costs the woken a read or a write."""
         self.hub.notify()
         if may_send:
             self.sender.wake()
-        for hook in self.on_commit_hooks:
-            hook()
+        if may_publish:
+            for hook in self.on_commit_hooks:
+                hook()

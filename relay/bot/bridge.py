@@ -47,6 +47,13 @@ class BotBridge:
         self._consume_channel: AbstractRobustChannel | None = None
         self._queues: list[AbstractQueue] = []  # strong references: robust queues are weak
         self._wake = asyncio.Event()
+        # Outbox rows confirmed by RabbitMQ whose mark_published may not be visible yet: the
+        # publisher skips them instead of waiting for that commit before its next round.
+        # Marked ones are forgotten only by a read that began after their mark committed.
+        self._confirmed: set[int] = set()
+        self._marked: set[int] = set()
+        self._to_mark: list[int] = []
+        self._mark_ready = asyncio.Event()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._state = "connecting"
@@ -59,6 +66,7 @@ class BotBridge:
         self._tasks = [
             asyncio.create_task(self._connect_and_consume(), name="bot-consumer"),
             asyncio.create_task(self._publish_loop(), name="bot-publisher"),
+            asyncio.create_task(self._mark_loop(), name="bot-publisher-marks"),
             asyncio.create_task(self._consume_loop(), name="bot-replies"),
         ]
 
@@ -103,6 +111,10 @@ class BotBridge:
     # relay -> bot -------------------------------------------------------------------------
 
     async def _publish_loop(self) -> None:
+        """Publish what the outbox holds, then sleep until a commit may have added rows.
+
+        Wakes that come while a round runs are coalesced into one more round.
+        """
         while True:
             self._wake.clear()
             try:
@@ -121,7 +133,10 @@ class BotBridge:
         channel = self._publish_channel
         if channel is None or channel.is_closed or self._state != "connected":
             return 0
+        settled, self._marked = self._marked, set()
         rows = await self._relay.db.read(bot_store.pending_publications())
+        self._confirmed -= settled  # marked before this read began: it cannot return them
+        rows = [row for row in rows if row["id"] not in self._confirmed]
         if not rows:
             return 0
         exchange = channel.default_exchange
@@ -147,12 +162,35 @@ class BotBridge:
             if not isinstance(outcome, BaseException)
         ]
         if confirmed:
-            await self._relay.db.write(bot_store.mark_published(confirmed))
+            self._confirmed.update(confirmed)
+            self._to_mark.extend(confirmed)
+            self._mark_ready.set()
             self._relay.metrics.bot_published.inc(len(confirmed))
         failed = len(rows) - len(confirmed)
         if failed:  # not confirmed is not published: they stay in the outbox (trap 1)
             raise ConnectionError(f"{failed} publications not confirmed")
         return len(confirmed)
+
+    async def _mark_loop(self) -> None:
+        """Mark confirmed rows published, all that were confirmed meanwhile in one write.
+
+        Off the publisher's path, so the next customer message does not wait for this
+        commit. Rows whose mark fails are forgotten here and published again (at least once).
+        """
+        while True:
+            await self._mark_ready.wait()
+            self._mark_ready.clear()
+            ids, self._to_mark = self._to_mark, []
+            if not ids:
+                continue
+            try:
+                await self._relay.db.write(bot_store.mark_published(ids))
+            except Exception as exc:
+                log.info("%d confirmed publications not marked (%s); they go again", len(ids), exc)
+                self._confirmed.difference_update(ids)
+                self._wake.set()
+            else:
+                self._marked.update(ids)
 
     # bot -> relay -------------------------------------------------------------------------
 
@@ -190,7 +228,7 @@ class BotBridge:
         outcomes = await self._relay.db.write(
             bot_store.act_on_bot_messages([(key, body) for _, key, body in valid])
         )
-        self._relay.committed()
+        self._relay.committed(may_publish=False)  # replies and handoffs fill no outbox
         for (message, _, _), outcome in zip(valid, outcomes, strict=True):
             if isinstance(outcome, bot_store.RejectedBotMessage):
                 await self._dead_letter(message, str(outcome))

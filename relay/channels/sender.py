@@ -1,7 +1,9 @@
 """Delivers queued outgoing messages through the Graph API, each at most once.
 
-One task per conversation keeps a conversation's messages in order; conversations are
-sent in parallel. A claim is committed before the Graph call, so a crash in the middle
+At most one message per conversation is in flight, which keeps a conversation's messages
+in order; conversations are sent in parallel. Claims are made, and answers recorded, a
+round at a time (one write each, see `Sender`). A claim is committed before the Graph
+call, so a crash in the middle
 leaves the message `sending`, which the next start holds as `unconfirmed` (see
 `relay.store.outgoing`). Retryable errors wait with exponential backoff and jitter.
 """
@@ -9,7 +11,6 @@ leaves the message `sending`, which the next start holds as `unconfirmed` (see
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import random
 from collections.abc import Callable
@@ -28,6 +29,19 @@ MAX_RETRY_DELAY_S = 900.0
 
 
 class Sender:
+    """Claims due messages in rounds, sends them, and records the answers in batches.
+
+    A round is one write that claims the oldest due message of every idle conversation, so
+    a burst of bot replies costs one commit to claim and one to record, however large. The
+    loop is woken by commits that may have queued a message (coalesced: a wake that comes
+    while a round runs causes one more round, not one per commit), by a conversation
+    becoming idle, and every `POLL_S` for retries coming due and other processes' messages
+    (for these two it looks with a read first, and writes only if there is something to
+    claim: the writer is the relay's busiest resource).
+    """
+
+    POLL_S = 0.5
+
     def __init__(
         self,
         db: Database,
@@ -47,9 +61,17 @@ class Sender:
         self._max_attempts = max_attempts
         self._on_commit = on_commit
         self._wake = asyncio.Event()
-        self._busy: dict[int, asyncio.Task[None]] = {}  # conversation id -> its send task
+        self._maybe_queued = True
+        # Conversations with a claimed message whose outcome is not recorded yet: nothing
+        # more of theirs is claimed meanwhile, which keeps each conversation in order.
+        self._busy: set[int] = set()
+        self._sends: set[asyncio.Task[None]] = set()
+        self._outcomes: list[tuple[outgoing.SendJob, StoreFn[None]]] = []
+        self._outcomes_ready = asyncio.Event()
 
     def wake(self) -> None:
+        """A commit may have queued a message: the next round claims without looking first."""
+        self._maybe_queued = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -57,55 +79,63 @@ class Sender:
         if held:
             log.warning("held %d interrupted sends as unconfirmed", len(held))
             self._on_commit()
+        recorder = asyncio.create_task(self._record_loop(), name="sender-recorder")
         try:
             while True:
-                await self._dispatch()
+                look_first, self._maybe_queued = not self._maybe_queued, False
+                await self._dispatch(look_first=look_first)
                 try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.POLL_S)
                 except TimeoutError:
                     pass
                 self._wake.clear()
         finally:
-            for task in self._busy.values():
+            recorder.cancel()
+            for task in self._sends:
                 task.cancel()
-            await asyncio.gather(*self._busy.values(), return_exceptions=True)
+            await asyncio.gather(recorder, *self._sends, return_exceptions=True)
+            if self._outcomes:  # sent but not recorded yet: record them rather than hold them
+                try:
+                    await self._db.write(outgoing.record_outcomes([f for _, f in self._outcomes]))
+                except Exception:
+                    log.exception("could not record %d send outcomes", len(self._outcomes))
 
-    async def _dispatch(self) -> None:
-        """Start a send task for each conversation with due messages and none running."""
+    async def _dispatch(self, *, look_first: bool) -> None:
+        """Claim what is due for the idle conversations (one write) and start sending it."""
+        now, busy = utcnow(), frozenset(self._busy)
         try:
-            due = await self._db.read(outgoing.due_messages(utcnow()))
+            if look_first:  # a poll or a freed conversation: most likely nothing, so only read
+                due = await self._db.read(outgoing.due_messages(now))
+                if all(conversation_id in busy for _, conversation_id in due):
+                    return
+            jobs = await self._db.write(outgoing.claim_due(now, busy))
         except Exception:
-            log.exception("cannot read the send queue; trying again shortly")
+            log.exception("cannot claim from the send queue; trying again shortly")
             return
-        by_conversation: dict[int, list[int]] = {}
-        for message_id, conversation_id in due:
-            by_conversation.setdefault(conversation_id, []).append(message_id)
-        for conversation_id, message_ids in by_conversation.items():
-            if conversation_id not in self._busy:
-                task = asyncio.create_task(self._send_in_order(message_ids))
-                self._busy[conversation_id] = task
-                task.add_done_callback(functools.partial(self._finished, conversation_id))
-
-    def _finished(self, conversation_id: int, _task: asyncio.Task[None]) -> None:
-        self._busy.pop(conversation_id, None)
-        self._wake.set()  # more may have been queued for it meanwhile
-
-    async def _send_in_order(self, message_ids: list[int]) -> None:
-        for message_id in message_ids:
-            try:
-                await self.send_one(message_id)
-            except Exception:  # the store is away: the message stays queued or sending
-                log.exception("send of message %d interrupted", message_id)
-                return
-
-    async def send_one(self, message_id: int) -> None:
-        job = await self._db.write(outgoing.claim(message_id))
-        if job is None:
+        if not jobs:
             return
         self._on_commit()
+        for job in jobs:
+            self._busy.add(job.conversation_id)
+            task = asyncio.create_task(self._send(job))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    async def _send(self, job: outgoing.SendJob) -> None:
+        """Call Meta for one claimed message and hand its answer to the recorder."""
+        try:
+            result = await self._call_graph(job)
+        except Exception:  # a bug: the message stays `sending`, held as unconfirmed at start
+            log.exception("send of message %d interrupted", job.message_id)
+            self._release([job])
+            return
+        self._outcomes.append((job, self._outcome(job, result)))
+        self._outcomes_ready.set()
+
+    async def _call_graph(self, job: outgoing.SendJob) -> SendOk | SendError | SendUnknown:
         token = job.channel_token or self._default_token
         if job.channel_kind == "whatsapp":
-            result = await self._graph.send_whatsapp_text(
+            return await self._graph.send_whatsapp_text(
                 token=token,
                 phone_number_id=job.channel_external_id,
                 to=job.recipient,
@@ -113,15 +143,37 @@ class Sender:
                 reply_to=job.reply_to_external,
                 callback_data=str(job.message_id),
             )
-        else:
-            result = await self._graph.send_instagram_text(
-                token=token,
-                ig_account_id=job.channel_external_id,
-                recipient_id=job.recipient,
-                body=job.text,
-            )
-        await self._db.write(self._outcome(job, result))
-        self._on_commit()
+        return await self._graph.send_instagram_text(
+            token=token,
+            ig_account_id=job.channel_external_id,
+            recipient_id=job.recipient,
+            body=job.text,
+        )
+
+    async def _record_loop(self) -> None:
+        """Record every answer that came in meanwhile in one write, then free their
+        conversations (their next message may be claimed only once this one is settled)."""
+        while True:
+            await self._outcomes_ready.wait()
+            self._outcomes_ready.clear()
+            batch, self._outcomes = self._outcomes, []
+            if not batch:
+                continue
+            try:
+                failures = await self._db.write(outgoing.record_outcomes([f for _, f in batch]))
+            except Exception:  # the store is away: the messages stay `sending`
+                log.exception("could not record %d send outcomes", len(batch))
+            else:
+                for (job, _), failure in zip(batch, failures, strict=True):
+                    if failure is not None:
+                        log.error("send of message %d not recorded: %r", job.message_id, failure)
+                self._on_commit()
+            self._release([job for job, _ in batch])
+
+    def _release(self, jobs: list[outgoing.SendJob]) -> None:
+        for job in jobs:
+            self._busy.discard(job.conversation_id)
+        self._wake.set()  # more may have been queued for them meanwhile
 
     def _outcome(
         self, job: outgoing.SendJob, result: SendOk | SendError | SendUnknown

@@ -8,17 +8,25 @@ draft the agent can read. Every switch leaves an activity line in the conversati
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from relay.bot.protocol import HISTORY_LENGTH, handback_body, message_body
-from relay.store.conversations import NotFound, Owned, queue_reply
+from relay.store.conversations import Invalid, NotFound, Owned
 from relay.store.database import StoreFn
-from relay.store.events import append_event
+from relay.store.events import append_event, savepoint
 from relay.store.ingest import AfterMessage, emit_conversation
-from relay.store.tables import bot_outbox, bot_replies, channels, conversations, messages, utcnow
-from relay.store.views import load_conversation, load_message, message_view
+from relay.store.sql import prepared
+from relay.store.tables import bot_outbox, bot_replies, conversations, messages, utcnow
+from relay.store.views import (
+    conversation_query,
+    conversation_view,
+    load_conversation,
+    load_message,
+    message_view,
+)
 
 
 def enqueue_for_bot(public_url: str) -> AfterMessage:
@@ -29,12 +37,13 @@ def enqueue_for_bot(public_url: str) -> AfterMessage:
             return
         body = message_body(message, conversation, public_url=public_url)
         conn.execute(
-            insert(bot_outbox).values(
-                conversation_id=conversation["id"],
-                amqp_message_id=str(message["id"]),
-                body=body,
-                created_at=utcnow(),
-            )
+            prepared(conn, "bot.outbox", lambda _d: insert(bot_outbox)),
+            {
+                "conversation_id": conversation["id"],
+                "amqp_message_id": str(message["id"]),
+                "body": body,
+                "created_at": utcnow(),
+            },
         )
 
     return hook
@@ -229,7 +238,7 @@ def act_on_bot_messages(items: list[tuple[str, dict[str, Any]]]) -> StoreFn[list
         outcomes: list[str | Exception] = []
         for key, message in items:
             try:
-                with conn.begin_nested():
+                with savepoint(conn):
                     outcomes.append(_act(conn, key, message))
             except Exception as exc:
                 outcomes.append(exc)
@@ -239,16 +248,13 @@ def act_on_bot_messages(items: list[tuple[str, dict[str, Any]]]) -> StoreFn[list
 
 
 def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
-    done = conn.execute(select(bot_replies.c.outcome).where(bot_replies.c.key == key)).scalar()
+    done = conn.execute(prepared(conn, "bot.done", _done), {"key": key}).scalar()
     if done is not None:
         return "duplicate"
     conversation_id = int(message["conversation_id"])
+    # With its channel and contact: a queued reply's conversation event is built from it.
     row = (
-        conn.execute(
-            select(conversations, channels.c.kind.label("channel_kind"))
-            .join(channels, channels.c.id == conversations.c.channel_id)
-            .where(conversations.c.id == conversation_id)
-        )
+        conn.execute(prepared(conn, "bot.conversation", _conversation_row), {"id": conversation_id})
         .mappings()
         .first()
     )
@@ -261,15 +267,53 @@ def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
     if message["type"] == "handoff" or message.get("handoff"):
         _handoff(conn, row, message.get("reason") or "The bot asked for a human")
     conn.execute(
-        insert(bot_replies).values(
-            key=key,
-            conversation_id=conversation_id,
-            outcome=outcome,
-            message_id=message_id,
-            created_at=utcnow(),
-        )
+        prepared(conn, "bot.acted", lambda _d: insert(bot_replies)),
+        {
+            "key": key,
+            "conversation_id": conversation_id,
+            "outcome": outcome,
+            "message_id": message_id,
+            "created_at": utcnow(),
+        },
     )
     return outcome
+
+
+# Bot replies are most of the writer's work under load: their statements are built once
+# (see relay.store.sql.prepared), like the webhook path's.
+
+
+def _done(_d: ModuleType) -> Any:
+    return select(bot_replies.c.outcome).where(bot_replies.c.key == bindparam("key"))
+
+
+def _conversation_row(_d: ModuleType) -> Any:
+    return conversation_query().where(conversations.c.id == bindparam("id"))
+
+
+def _quoted(_d: ModuleType) -> Any:
+    return select(messages.c.conversation_id, messages.c.external_id).where(
+        messages.c.id == bindparam("id")
+    )
+
+
+def _by_idempotency_key(_d: ModuleType) -> Any:
+    return select(messages.c.id, messages.c.conversation_id).where(
+        messages.c.idempotency_key == bindparam("key")
+    )
+
+
+def _insert_message(_d: ModuleType) -> Any:
+    return insert(messages).returning(*messages.c)
+
+
+def _touch_conversation(_d: ModuleType) -> Any:
+    return (
+        update(conversations)
+        .where(conversations.c.id == bindparam("conversation_id"))
+        .values(last_message_id=bindparam("new_last_message_id"), updated_at=bindparam("now"))
+        .returning(*conversations.c)
+    )
 
 
 def _sendable_text(text: str, channel_kind: str) -> str:
@@ -287,22 +331,18 @@ def _sendable_text(text: str, channel_kind: str) -> str:
 def _reply(
     conn: Connection, conversation: Any, message: dict[str, Any], key: str
 ) -> tuple[str, int]:
-    reply_to = message.get("in_reply_to")
+    reply_to, reply_external = message.get("in_reply_to"), None
     if reply_to is not None:
-        target = conn.execute(
-            select(messages.c.conversation_id).where(messages.c.id == reply_to)
-        ).scalar()
-        if target != conversation["id"]:
+        target = conn.execute(prepared(conn, "bot.quoted", _quoted), {"id": reply_to}).first()
+        if target is None or target.conversation_id != conversation["id"]:
             reply_to = None  # a stale or wrong quote: still answer the customer, without it
+        else:
+            reply_external = target.external_id
     if conversation["mode"] == "bot":
-        view, _ = queue_reply(
-            conversation["id"],
-            author="bot",
-            text=message["text"],
-            reply_to=reply_to,
-            idempotency_key=f"bot:{key}",
-        )(conn)
-        return "queued", int(view["id"])
+        message_id = _queue_bot_reply(
+            conn, conversation, message["text"], reply_to, reply_external, f"bot:{key}"
+        )
+        return "queued", message_id
     # Taken over meanwhile: the agent sees what the bot would have said; the customer does not.
     message_id = conn.execute(
         insert(messages)
@@ -330,6 +370,81 @@ def _reply(
         data={"message": load_message(conn, int(message_id))},
     )
     return "suppressed", int(message_id)
+
+
+def _queue_bot_reply(
+    conn: Connection,
+    conversation: Any,
+    text: str,
+    reply_to: int | None,
+    reply_external: str | None,
+    idempotency_key: str,
+) -> int:
+    """What `relay.store.conversations.queue_reply` stores and emits for a bot reply, in
+    fewer statements: the conversation and the quoted message are already loaded, and the
+    events are built from RETURNING rows instead of being read back. Bot replies are most
+    of the writer's work under load, and each statement costs the writer thread a GIL hop.
+    """
+    existing = conn.execute(
+        prepared(conn, "bot.by_key", _by_idempotency_key), {"key": idempotency_key}
+    ).first()
+    if existing is not None:
+        if existing.conversation_id != conversation["id"]:
+            raise Invalid("Idempotency-Key was already used for another conversation")
+        return int(existing.id)
+    created = (
+        conn.execute(
+            prepared(conn, "bot.insert_message", _insert_message),
+            {
+                "conversation_id": conversation["id"],
+                "channel_id": conversation["channel_id"],
+                "direction": "out",
+                "author": "bot",
+                "type": "text",
+                "text": text,
+                "payload": {},
+                "reply_to": reply_to,
+                "reply_to_external": reply_external,
+                "status": "queued",
+                "idempotency_key": idempotency_key,
+                "created_at": utcnow(),
+                "updated_at": utcnow(),
+            },
+        )
+        .mappings()
+        .one()
+    )
+    view = message_view(created)
+    updated = (
+        conn.execute(
+            prepared(conn, "bot.touch_conversation", _touch_conversation),
+            {
+                "conversation_id": conversation["id"],
+                "new_last_message_id": created["id"],
+                "now": utcnow(),
+            },
+        )
+        .mappings()
+        .one()
+    )
+    append_event(
+        conn,
+        "message.created",
+        conversation_id=conversation["id"],
+        message_id=created["id"],
+        data={"message": view},
+    )
+    names = {
+        name: conversation[name]
+        for name in ("channel_kind", "channel_name", "contact_name", "contact_handle")
+    }
+    append_event(
+        conn,
+        "conversation.updated",
+        conversation_id=conversation["id"],
+        data={"conversation": conversation_view({**updated, **names}, view)},
+    )
+    return int(created["id"])
 
 
 def _handoff(conn: Connection, conversation: Any, reason: str) -> None:

@@ -13,6 +13,8 @@ only at the end keeps it held for one insert and the commit, not the whole trans
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, text
@@ -72,3 +74,16 @@ def events_after(conn: Connection, after: int, limit: int = 500) -> list[dict[st
 def last_event_id(conn: Connection) -> int:
     newest = select(events.c.id).order_by(events.c.id.desc()).limit(1)
     return int(conn.execute(newest).scalar() or 0)
+
+
+@contextmanager
+def savepoint(conn: Connection) -> Iterator[None]:
+    """A SAVEPOINT whose rollback also forgets the events appended inside it."""
+    pending: list[dict[str, Any]] = conn.info.setdefault(_PENDING, [])
+    mark = len(pending)
+    try:
+        with conn.begin_nested():
+            yield
+    except BaseException:
+        del pending[mark:]
+        raise

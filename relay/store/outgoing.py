@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, bindparam, case, or_, select, update
 
 from relay.store.conversations import Invalid, NotFound
 from relay.store.database import StoreFn
-from relay.store.events import append_event
+from relay.store.events import append_event, savepoint
 from relay.store.ingest import STATUS_RANK, apply_pending_receipts
+from relay.store.sql import prepared
 from relay.store.tables import channels, contacts, conversations, messages, utcnow
-from relay.store.views import load_message
+from relay.store.views import load_message, message_view
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,15 @@ class SendJob:
 def _emit(conn: Connection, message_id: int) -> None:
     view = load_message(conn, message_id)
     assert view is not None
+    _emit_view(conn, view)
+
+
+def _emit_view(conn: Connection, view: dict[str, Any]) -> None:
     append_event(
         conn,
         "message.updated",
         conversation_id=view["conversation_id"],
-        message_id=message_id,
+        message_id=view["id"],
         data={"message": view},
     )
 
@@ -112,6 +118,98 @@ def claim(message_id: int) -> StoreFn[SendJob | None]:
     return run
 
 
+def claim_due(now: datetime, busy: frozenset[int], limit: int = 200) -> StoreFn[list[SendJob]]:
+    """Claim the oldest due message of every conversation not in `busy`, in one write.
+
+    One transaction (one commit, one wake) for a whole round of sends instead of one per
+    message; each claim is still committed before its Graph call. Taking only each
+    conversation's oldest, and none of a conversation still sending, keeps its order.
+    """
+
+    def run(conn: Connection) -> list[SendJob]:
+        heads: dict[int, int] = {}
+        for message_id, conversation_id in due_messages(now, limit)(conn):
+            if conversation_id not in busy:
+                heads.setdefault(conversation_id, message_id)
+        if not heads:
+            return []
+        claimed = (  # RETURNING: exactly the rows this claim won, as the events show them
+            conn.execute(
+                update(messages)
+                .where(messages.c.id.in_(list(heads.values())), messages.c.status == "queued")
+                .values(
+                    status="sending",
+                    send_attempts=messages.c.send_attempts + 1,
+                    updated_at=utcnow(),
+                )
+                .returning(*messages.c)
+            )
+            .mappings()
+            .all()
+        )
+        if not claimed:
+            return []
+        recipients = {
+            row.id: row
+            for row in conn.execute(
+                select(
+                    messages.c.id,
+                    channels.c.kind,
+                    channels.c.external_id.label("channel_external_id"),
+                    channels.c.access_token,
+                    contacts.c.handle,
+                    contacts.c.external_id.label("contact_external_id"),
+                )
+                .join(conversations, conversations.c.id == messages.c.conversation_id)
+                .join(channels, channels.c.id == messages.c.channel_id)
+                .join(contacts, contacts.c.id == conversations.c.contact_id)
+                .where(messages.c.id.in_([row["id"] for row in claimed]))
+            )
+        }
+        jobs = []
+        for row in sorted(claimed, key=lambda r: int(r["id"])):
+            _emit_view(conn, message_view(row))
+            to = recipients[row["id"]]
+            jobs.append(
+                SendJob(
+                    message_id=row["id"],
+                    conversation_id=row["conversation_id"],
+                    channel_kind=to.kind,
+                    channel_external_id=to.channel_external_id,
+                    channel_token=to.access_token,
+                    recipient=to.handle if to.kind == "whatsapp" else to.contact_external_id,
+                    text=row["text"] or "",
+                    reply_to_external=row["reply_to_external"],
+                    attempt=row["send_attempts"],
+                )
+            )
+        return jobs
+
+    return run
+
+
+def record_outcomes(outcomes: list[StoreFn[None]]) -> StoreFn[list[Exception | None]]:
+    """Record the answers of several sends in one write, each in its own savepoint.
+
+    A send whose record fails (None otherwise) stays `sending`, as it would have alone; the
+    others are still recorded.
+    """
+
+    def run(conn: Connection) -> list[Exception | None]:
+        failures: list[Exception | None] = []
+        for outcome in outcomes:
+            try:
+                with savepoint(conn):
+                    outcome(conn)
+            except Exception as exc:
+                failures.append(exc)
+            else:
+                failures.append(None)
+        return failures
+
+    return run
+
+
 def _move(conn: Connection, message_id: int, expected: str, **values: Any) -> bool:
     moved = conn.execute(
         update(messages)
@@ -123,21 +221,38 @@ def _move(conn: Connection, message_id: int, expected: str, **values: Any) -> bo
     return bool(moved.rowcount)
 
 
-def record_sent(message_id: int, external_id: str) -> StoreFn[None]:
-    def run(conn: Connection) -> None:
-        current = conn.execute(
-            select(messages.c.status, messages.c.channel_id).where(messages.c.id == message_id)
-        ).one()
-        values: dict[str, Any] = {"external_id": external_id, "next_attempt_at": None}
-        if STATUS_RANK.get(current.status, 0) < STATUS_RANK["sent"]:
-            values["status"] = "sent"
-        conn.execute(
-            update(messages)
-            .where(messages.c.id == message_id)
-            .values(updated_at=utcnow(), **values)
+# Statuses a send's success does not move back to `sent` (webhooks may have gone further).
+_AT_LEAST_SENT = [status for status, rank in STATUS_RANK.items() if rank >= STATUS_RANK["sent"]]
+
+
+def _mark_sent(_d: ModuleType) -> Any:  # built once: it runs for every message sent
+    return (
+        update(messages)
+        .where(messages.c.id == bindparam("message_id"))
+        .values(
+            updated_at=bindparam("now"),
+            external_id=bindparam("new_external_id"),
+            next_attempt_at=None,
+            status=case((messages.c.status.in_(_AT_LEAST_SENT), messages.c.status), else_="sent"),
         )
-        _emit(conn, message_id)
-        apply_pending_receipts(conn, message_id, current.channel_id, external_id)
+        .returning(*messages.c)
+    )
+
+
+def record_sent(message_id: int, external_id: str) -> StoreFn[None]:
+    """Meta accepted the send: one UPDATE ... RETURNING gives the row for the event."""
+
+    def run(conn: Connection) -> None:
+        row = (
+            conn.execute(
+                prepared(conn, "outgoing.sent", _mark_sent),
+                {"message_id": message_id, "new_external_id": external_id, "now": utcnow()},
+            )
+            .mappings()
+            .one()
+        )
+        _emit_view(conn, message_view(row))
+        apply_pending_receipts(conn, message_id, row["channel_id"], external_id)
 
     return run
 

@@ -93,6 +93,6 @@ async def receive(request: Request) -> Response:
         log.exception("store unavailable: Meta will retry this webhook")
         return PlainTextResponse("store unavailable", status_code=503)
     metrics.webhooks_received.inc()
-    if result.events:
-        relay.committed(may_send=False)
+    if result.events:  # only a new message can have entered the bot's outbox
+        relay.committed(may_send=False, may_publish=bool(result.new_messages))
     return Response(status_code=200)

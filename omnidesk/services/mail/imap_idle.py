@@ -1,0 +1,121 @@
+"""Push: IDLE on a dedicated connection per watched folder, with reconnects.
+
+The watcher only says *that* something changed (``on_change``); the sync finds out what.
+IDLE is re-issued every ``reissue_after`` seconds (servers may drop an IDLE after 30
+minutes), a dropped connection is retried with exponential backoff and jitter, and after
+every (re)connect ``on_change`` runs once so nothing that happened meanwhile is missed.
+A wrong password ends the watcher with :class:`~.errors.MailAuthError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+from aioimaplib import STOP_WAIT_SERVER_PUSH
+
+from .errors import MailAuthError, MailConnectionLost, MailError
+from .imap_connection import LOST, AsyncImap
+from .types import MailAccount, PasswordProvider
+
+log = logging.getLogger(__name__)
+
+ChangeCallback = Callable[[], Awaitable[None]]
+StatusCallback = Callable[[str, Exception | None], None]
+"""``("connected" | "disconnected" | "idle", error)``."""
+DEFAULT_REISSUE = 28 * 60.0
+_CHANGE_WORDS = (b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED")
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rnd: random.Random) -> float:
+    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base * 2**attempt)]."""
+    ceiling = min(cap, base * (2**attempt))
+    return rnd.uniform(min(base / 2, ceiling), ceiling)
+
+
+class FolderWatcher:
+    def __init__(
+        self,
+        account: MailAccount,
+        password_provider: PasswordProvider,
+        folder: str,
+        on_change: ChangeCallback,
+        *,
+        reissue_after: float = DEFAULT_REISSUE,
+        timeout: float = 30.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 60.0,
+        on_status: StatusCallback | None = None,
+        rnd: random.Random | None = None,
+    ) -> None:
+        self.account = account
+        self.password_provider = password_provider
+        self.folder = folder
+        self.on_change = on_change
+        self.reissue_after = reissue_after
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.on_status = on_status
+        self.rnd = rnd or random.Random()
+        self.idle_count = 0
+        """How many IDLE commands were issued (tests check the re-issue)."""
+        self.connect_count = 0
+        self.idling = asyncio.Event()
+
+    def _status(self, what: str, error: Exception | None = None) -> None:
+        if self.on_status is not None:
+            self.on_status(what, error)
+
+    async def run(self) -> None:
+        """Watch until cancelled. Raises only :class:`MailAuthError`."""
+        attempt = 0
+        while True:
+            client = AsyncImap(self.account, self.password_provider, timeout=self.timeout)
+            try:
+                await client.connect()
+                await client.select(self.folder)
+                self.connect_count += 1
+                attempt = 0
+                self._status("connected")
+                await self.on_change()  # catch up with whatever happened while away
+                await self._idle_loop(client)
+            except MailAuthError:
+                raise
+            except MailError as exc:
+                self.idling.clear()
+                self._status("disconnected", exc)
+                delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rnd)
+                attempt += 1
+                log.info("IMAP watcher for %s: %s; retry in %.1fs", self.folder, exc, delay)
+                await asyncio.sleep(delay)
+            finally:
+                await asyncio.shield(client.close())
+
+    async def _idle_loop(self, client: AsyncImap) -> None:
+        while True:
+            idle = await client.idle_start(self.reissue_after)
+            self.idle_count += 1
+            self.idling.set()
+            self._status("idle")
+            changed = False
+            while client.has_pending_idle():
+                pushed = await client.wait_push(self.reissue_after)
+                if pushed == LOST:
+                    raise MailConnectionLost("IMAP connection lost during IDLE")
+                if pushed == STOP_WAIT_SERVER_PUSH:
+                    break  # time to re-issue IDLE
+                lines = pushed if isinstance(pushed, list) else []
+                if any(b"BYE" in line for line in lines if isinstance(line, bytes)):
+                    raise MailConnectionLost("server said BYE")
+                if any(
+                    w in line for line in lines if isinstance(line, bytes) for w in _CHANGE_WORDS
+                ):
+                    changed = True
+                    break
+            self.idling.clear()
+            await client.idle_done(idle)
+            if changed:
+                await self.on_change()

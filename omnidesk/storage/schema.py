@@ -1,0 +1,49 @@
+"""The cache's schema version and migrations.
+
+``PRAGMA user_version`` holds the version. Each entry of ``MIGRATIONS`` brings the file from
+``version - 1`` to ``version``; a file whose version is above ``SCHEMA_VERSION`` is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection
+
+from omnidesk.storage.tables import cache_registry
+
+SCHEMA_VERSION = 1
+
+_FTS = [
+    "CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5("
+    "body, content='message', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER IF NOT EXISTS message_ai AFTER INSERT ON message BEGIN "
+    "INSERT INTO message_fts(rowid, body) VALUES (new.id, new.body); END",
+    "CREATE TRIGGER IF NOT EXISTS message_ad AFTER DELETE ON message BEGIN "
+    "INSERT INTO message_fts(message_fts, rowid, body) VALUES ('delete', old.id, old.body); END",
+    "CREATE TRIGGER IF NOT EXISTS message_au AFTER UPDATE OF body ON message BEGIN "
+    "INSERT INTO message_fts(message_fts, rowid, body) VALUES ('delete', old.id, old.body); "
+    "INSERT INTO message_fts(rowid, body) VALUES (new.id, new.body); END",
+    "CREATE INDEX IF NOT EXISTS ix_conversation_order ON conversation (updated_at DESC, id DESC)",
+    "CREATE INDEX IF NOT EXISTS ix_message_thread ON message (conversation_id, id)",
+]
+
+
+def _v1(conn: Connection) -> None:
+    cache_registry.metadata.create_all(conn)
+    for ddl in _FTS:
+        conn.exec_driver_sql(ddl)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1}
+
+
+def migrate(
+    conn: Connection, found: int, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Run every migration after ``found``, each in the caller's transaction."""
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        if progress:
+            progress(version - found, SCHEMA_VERSION - found)
+        MIGRATIONS[version](conn)
+        conn.exec_driver_sql(f"PRAGMA user_version = {version}")

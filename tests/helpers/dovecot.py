@@ -1,0 +1,261 @@
+"""A private Dovecot for tests: own config, directories, port and log under a temporary folder.
+
+Dovecot runs as root here but refuses to touch mail as root, so the mailbox belongs to the
+``mail`` user; the temporary root is world-traversable because Dovecot's auth and imap
+processes run as other users. Nothing listens anywhere but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFIG = """\
+instance_name = {instance}
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+info_log_path = {root}/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:~/Maildir
+mail_fsync = never
+first_valid_uid = {uid}
+first_valid_gid = {gid}
+imap_idle_notify_interval = 1 secs
+mail_max_userip_connections = 200
+default_vsz_limit = 512M
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/users
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/home/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = subscribe
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = subscribe
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = subscribe
+  }}
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service imap-urlauth-login {{
+  inet_listener imap-urlauth {{
+    port = 0
+  }}
+}}
+"""
+
+
+def dovecot_binary() -> str | None:
+    return shutil.which("dovecot") or (
+        "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class DovecotServer:
+    root: Path
+    port: int
+    user: str = "agent"
+    password: str = "s3cret-pass"
+    binary: str = "dovecot"
+    instance: str = field(default_factory=lambda: f"omnidesk-test-{uuid.uuid4().hex[:8]}")
+
+    @classmethod
+    def create(cls, binary: str) -> DovecotServer:
+        root = Path(tempfile.mkdtemp(prefix="omnidesk-dovecot-"))
+        root.chmod(0o755)
+        server = cls(root=root, port=free_port(), binary=binary)
+        server._prepare()
+        return server
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home" / self.user
+
+    def _prepare(self) -> None:
+        mail = pwd.getpwnam("mail")
+        for sub in ("run", "state", "home"):
+            (self.root / sub).mkdir(mode=0o755)
+        users = self.root / "users"
+        users.write_text(f"{self.user}:{{PLAIN}}{self.password}::::::\n")
+        users.chmod(0o644)
+        self.config.write_text(
+            CONFIG.format(
+                instance=self.instance,
+                root=self.root,
+                port=self.port,
+                uid=mail.pw_uid,
+                gid=mail.pw_gid,
+            )
+        )
+        for sub in ("cur", "new", "tmp"):
+            (self.home / "Maildir" / sub).mkdir(parents=True)
+        self._chown(self.home)
+
+    def _chown(self, path: Path) -> None:
+        mail = pwd.getpwnam("mail")
+        for dirpath, _dirs, files in os.walk(path):
+            os.chown(dirpath, mail.pw_uid, mail.pw_gid)
+            for name in files:
+                os.chown(os.path.join(dirpath, name), mail.pw_uid, mail.pw_gid)
+        os.chown(path, mail.pw_uid, mail.pw_gid)
+
+    # -- process ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> None:
+        # The daemon inherits stdout/stderr: give it files, never pipes (run() would wait on them).
+        with open(self.root / "start.err", "ab") as err:
+            done = subprocess.run(
+                [self.binary, "-c", str(self.config)], stdin=subprocess.DEVNULL,
+                stdout=err, stderr=err, check=False,
+            )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"dovecot failed to start:\n{self._start_errors()}{self.log()}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    if sock.recv(100).startswith(b"* OK"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"Dovecot did not start on port {self.port}:\n{self.log()}")
+
+    def _start_errors(self) -> str:
+        try:
+            return (self.root / "start.err").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def master_pid(self) -> int | None:
+        try:
+            return int((self.root / "run" / "master.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _children(self, pid: int) -> list[int]:
+        out = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if stat.rpartition(")")[2].split()[1] == str(pid):
+                out.append(int(entry))
+        return out
+
+    @staticmethod
+    def _alive(pid: int) -> bool:
+        """Running (a zombie waiting for init to reap it counts as gone)."""
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        return stat.rpartition(")")[2].split()[0] != "Z"
+
+    def stop(self, grace: float = 0.2) -> None:
+        """SIGTERM the master; whatever of *this* instance still runs after ``grace`` seconds
+        (Dovecot's log process lingers about 2.5 s) is killed by pid."""
+        pid = self.master_pid()
+        if pid is None or not self._alive(pid):
+            return
+        pids = [pid, *self._children(pid)]
+        os.kill(pid, 15)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(self._alive(p) for p in pids):
+            time.sleep(0.02)
+        for p in pids:
+            try:
+                os.kill(p, 9)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(self._alive(p) for p in pids):
+            time.sleep(0.02)
+        (self.root / "run" / "master.pid").unlink(missing_ok=True)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self) -> str:
+        try:
+            return (self.root / "dovecot.log").read_text(errors="replace")[-4000:]
+        except OSError:
+            return "(no log)"
+
+    # -- mailbox ---------------------------------------------------------------------------
+
+    def maildir(self, folder: str = "INBOX") -> Path:
+        base = self.home / "Maildir"
+        return base if folder == "INBOX" else base / ("." + folder.replace("/", "."))
+
+    def deliver(self, raw: bytes, folder: str = "INBOX", *, seen: bool = False) -> Path:
+        """Write a message straight into the Maildir, as a local delivery agent would."""
+        box = self.maildir(folder)
+        if not (box / "cur").exists():
+            for sub in ("cur", "new", "tmp"):
+                (box / sub).mkdir(parents=True, exist_ok=True)
+            self._chown(box)
+        name = f"{time.time_ns()}.{uuid.uuid4().hex}.omnidesk"
+        tmp = box / "tmp" / name
+        tmp.write_bytes(raw)
+        mail = pwd.getpwnam("mail")
+        os.chown(tmp, mail.pw_uid, mail.pw_gid)
+        target = box / "cur" / f"{name}:2,S" if seen else box / "new" / name
+        tmp.rename(target)
+        return target
+
+    def deliver_many(self, messages: list[bytes], folder: str = "INBOX") -> None:
+        for raw in messages:
+            self.deliver(raw, folder)
