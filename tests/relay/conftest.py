@@ -4,7 +4,6 @@ sending to the Graph API stand-in."""
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,14 +23,9 @@ from relay.store.migrate import migrate
 from relay.testing.graph_standin import DEFAULT_TOKEN, GraphStandIn
 from relay.testing.server import ThreadedServer
 from relay.webhooks.signature import signature_for
+from tests.helpers.meta_samples import SAMPLES
 from tests.helpers.services import require_postgres
 
-SAMPLES = Path(
-    os.environ.get(
-        "OMNIDESK_META_SAMPLES",
-        Path(__file__).resolve().parents[2].parent / "shared" / "meta-samples",
-    )
-)
 APP_SECRET = b"relay-acceptance-app-secret"
 IG_SECRET = b"relay-acceptance-ig-app-secret"
 VERIFY_TOKEN = "a-verify-token"

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import re
 import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,13 +17,8 @@ import pytest
 
 from relay.channels.graph import GraphClient, SendError, SendOk, SendUnknown
 from relay.testing.graph_standin import DEFAULT_TOKEN, GraphStandIn, graph_error
+from tests.helpers.meta_samples import SAMPLES
 
-SAMPLES = Path(
-    os.environ.get(
-        "OMNIDESK_META_SAMPLES",
-        Path(__file__).resolve().parents[2].parent / "shared" / "meta-samples",
-    )
-)
 PNID = "109876543210987"  # Tenant A phone_number_id (meta-samples/INDEX.md)
 CUSTOMER = "16505550142"
 IG_ACCOUNT = "17841456789012345"

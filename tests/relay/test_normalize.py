@@ -1,6 +1,6 @@
 """relay.webhooks.normalize: Meta webhook bodies → records.
 
-The fixtures are the shared Meta samples (`shared/meta-samples`, beside the repo; override with
+The fixtures are the Meta samples (a copy of shared/meta-samples in tests/fixtures; override with
 OMNIDESK_META_SAMPLES). Each `*_webhook_*.json` has a test asserting the outcome its INDEX.md
 row describes; the rest covers bad input and, with hypothesis, "never raises".
 """
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,18 +25,10 @@ from relay.webhooks.records import (
     StatusUpdate,
     Unsupported,
 )
+from tests.helpers.meta_samples import SAMPLES
 
 # --------------------------------------------------------------------------- fixtures
 
-
-def _samples_dir() -> Path:
-    env = os.environ.get("OMNIDESK_META_SAMPLES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "meta-samples"
-
-
-SAMPLES = _samples_dir()
 
 WA_SAMPLES = [
     "wa_webhook_audio_voice.json",
