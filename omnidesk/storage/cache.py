@@ -265,12 +265,16 @@ class Cache:
 
         def work(conn: Connection) -> list[SearchHit]:
             rows = conn.exec_driver_sql(
-                "SELECT m.id, m.conversation_id, snippet(message_fts, 0, '', '', '…', 12), "
+                # Newest hits first, straight from the index: FTS5 walks rowids backwards and
+                # stops at the limit, so only the hits shown get a snippet and their joins.
+                "SELECT m.id, m.conversation_id, hit.snip, "
                 "COALESCE(NULLIF(c.contact_name, ''), c.contact_handle), m.created_at "
-                "FROM message_fts "
-                "JOIN message m ON m.id = message_fts.rowid "
+                "FROM (SELECT rowid, snippet(message_fts, 0, '', '', '…', 12) AS snip "
+                "      FROM message_fts WHERE message_fts MATCH ? "
+                "      ORDER BY rowid DESC LIMIT ?) AS hit "
+                "JOIN message m ON m.id = hit.rowid "
                 "LEFT JOIN conversation c ON c.id = m.conversation_id "
-                "WHERE message_fts MATCH ? ORDER BY m.id DESC LIMIT ?",
+                "ORDER BY m.id DESC",
                 (query, limit),
             )
             return [
