@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from relay.bot.protocol import HISTORY_LENGTH, handback_body, message_body
-from relay.store.conversations import Invalid, NotFound, Owned
+from relay.store.conversations import Invalid, Owned, require_conversation
 from relay.store.database import StoreFn
 from relay.store.events import append_event, savepoint
 from relay.store.ingest import AfterMessage, emit_conversation
@@ -108,22 +108,11 @@ def _activity(
     )
 
 
-def _conversation(conn: Connection, conversation_id: int) -> Any:
-    row = (
-        conn.execute(select(conversations).where(conversations.c.id == conversation_id))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"conversation {conversation_id} does not exist")
-    return row
-
-
 def take_over(conversation_id: int, agent: str) -> StoreFn[dict[str, Any]]:
     """Make `agent` the owner, in human mode. One atomic UPDATE: of two racing agents, one wins."""
 
     def run(conn: Connection) -> dict[str, Any]:
-        before = _conversation(conn, conversation_id)
+        before = require_conversation(conn, conversation_id)
         won = conn.execute(
             update(conversations)
             .where(
@@ -159,7 +148,7 @@ def hand_back(conversation_id: int, agent: str) -> StoreFn[dict[str, Any]]:
     """Return the conversation to the bot, which gets its recent history to pick up from."""
 
     def run(conn: Connection) -> dict[str, Any]:
-        before = _conversation(conn, conversation_id)
+        before = require_conversation(conn, conversation_id)
         if before["assignee"] not in (None, agent):
             raise Owned(str(before["assignee"]))
         if before["mode"] != "bot":
@@ -448,7 +437,7 @@ def _queue_bot_reply(
 
 
 def _handoff(conn: Connection, conversation: Any, reason: str) -> None:
-    current = _conversation(conn, conversation["id"])
+    current = require_conversation(conn, conversation["id"])
     if current["mode"] != "bot":
         return  # already with a human: nothing to switch
     conn.execute(

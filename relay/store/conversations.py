@@ -110,7 +110,7 @@ def list_messages(
     conversation_id: int, before: int | None, after: int | None, limit: int
 ) -> StoreFn[dict[str, Any]]:
     def run(conn: Connection) -> dict[str, Any]:
-        _require_conversation(conn, conversation_id)
+        require_conversation(conn, conversation_id)
         query = select(messages).where(messages.c.conversation_id == conversation_id)
         if after is not None:
             query = query.where(messages.c.id > after).order_by(messages.c.id.asc())
@@ -127,7 +127,8 @@ def list_messages(
     return run
 
 
-def _require_conversation(conn: Connection, conversation_id: int) -> Any:
+def require_conversation(conn: Connection, conversation_id: int) -> Any:
+    """The conversation's row, or NotFound."""
     row = (
         conn.execute(select(conversations).where(conversations.c.id == conversation_id))
         .mappings()
@@ -162,7 +163,7 @@ def queue_reply(
                 if found["conversation_id"] != conversation_id:
                     raise Invalid("Idempotency-Key was already used for another conversation")
                 return found, False
-        conversation = _require_conversation(conn, conversation_id)
+        conversation = require_conversation(conn, conversation_id)
         reply_external = None
         if reply_to is not None:
             target = conn.execute(
@@ -214,7 +215,7 @@ def queue_reply(
 
 def set_status(conversation_id: int, status: str) -> StoreFn[dict[str, Any]]:
     def run(conn: Connection) -> dict[str, Any]:
-        current = _require_conversation(conn, conversation_id)
+        current = require_conversation(conn, conversation_id)
         if current["status"] != status:
             conn.execute(
                 update(conversations)
@@ -231,7 +232,7 @@ def mark_read(conversation_id: int) -> StoreFn[tuple[dict[str, Any], str | None]
     """Clear the unread count; returns the view and the newest inbound Meta id (for receipts)."""
 
     def run(conn: Connection) -> tuple[dict[str, Any], str | None]:
-        current = _require_conversation(conn, conversation_id)
+        current = require_conversation(conn, conversation_id)
         if current["unread_count"]:
             conn.execute(
                 update(conversations)
