@@ -179,6 +179,7 @@ def hand_back(conversation_id: int, agent: str) -> StoreFn[dict[str, Any]]:
                 .where(
                     messages.c.conversation_id == conversation_id,
                     messages.c.direction != "internal",
+                    messages.c.status != "suppressed",  # the customer never saw those,
                 )
                 .order_by(messages.c.id.desc())
                 .limit(HISTORY_LENGTH)

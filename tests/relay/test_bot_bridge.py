@@ -214,6 +214,8 @@ async def test_handback_gives_the_bot_the_recent_history(
     await asyncio.to_thread(
         bot_relay.api.post, f"/v1/conversations/{cid}/messages", json={"text": "agent here"}
     )
+    await bot.publish(reply(cid, "a draft the customer never saw"))
+    await until(lambda: [m for m in bot_relay.messages(cid) if m["status"] == "suppressed"])
     back = await asyncio.to_thread(bot_relay.api.post, f"/v1/conversations/{cid}/handback")
     assert (
         back.status_code == 200 and back.json()["mode"] == "bot" and back.json()["assignee"] is None
