@@ -507,7 +507,8 @@ class MainWindow(QMainWindow):
     def _thread_rows_inserted(self, _parent: QModelIndex, first: int, _last: int) -> None:
         # Appended rows: follow the conversation, unless the agent is reading further up.
         if first > 0 and self._follow_thread:
-            QTimer.singleShot(0, self.thread_view.scrollToBottom)
+            # With the view as context, Qt drops the timer if the window is closed first.
+            QTimer.singleShot(0, self.thread_view, self.thread_view.scrollToBottom)
         self._follow_thread = False
 
     def _thread_scrolled(self, value: int) -> None:
