@@ -13,7 +13,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, or_, select, update
+from sqlalchemy import Connection, bindparam, case, exists, or_, select, update
 
 from relay.store.conversations import Invalid, NotFound
 from relay.store.database import StoreFn
@@ -56,12 +56,21 @@ def _emit_view(conn: Connection, view: dict[str, Any]) -> None:
 
 
 def due_messages(now: datetime, limit: int = 200) -> StoreFn[list[tuple[int, int]]]:
+    """Queued messages whose time has come and that are first in their conversation's queue:
+    one waiting to be retried holds back the ones written after it, so they keep their order."""
+
     def run(conn: Connection) -> list[tuple[int, int]]:
+        earlier = messages.alias("earlier")
         query = (
             select(messages.c.id, messages.c.conversation_id)
             .where(
                 messages.c.status == "queued",
                 or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
+                ~exists().where(
+                    earlier.c.conversation_id == messages.c.conversation_id,
+                    earlier.c.status == "queued",
+                    earlier.c.id < messages.c.id,
+                ),
             )
             .order_by(messages.c.id)
             .limit(limit)

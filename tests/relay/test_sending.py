@@ -223,3 +223,16 @@ def test_mark_read_clears_unread_and_sends_a_read_receipt(
         lambda: [r for r in graph.requests if r.json.get("status") == "read"]
     )
     assert receipt[0].json["message_id"] == relay.messages(conversation["id"])[0]["external_id"]
+
+
+def test_a_reply_waiting_to_be_retried_keeps_the_next_one_behind_it(
+    relay_factory: Any, graph: GraphStandIn
+) -> None:
+    relay = relay_factory(send_retry_scale=0.5)  # the rate-limited send waits about half a second
+    conversation = open_conversation(relay)
+    graph.fail_next(code=130429)
+    reply(relay, conversation["id"], "first", "order-1")
+    relay.wait_until(lambda: len(attempts(graph)) == 1)
+    second = reply(relay, conversation["id"], "second", "order-2")
+    wait_status(relay, conversation["id"], second["id"], "sent")
+    assert graph.sent_texts() == ["first", "second"]
