@@ -48,7 +48,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -61,6 +60,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from relay.testing.server import free_port
 
 APP_SECRET = "bench-app-secret"
 VERIFY_TOKEN = "bench-verify-token"
@@ -82,12 +83,6 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
     return ordered[rank]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ----------------------------------------------------------------------------- webhooks

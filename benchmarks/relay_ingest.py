@@ -78,7 +78,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -90,6 +89,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from relay.testing.server import free_port
 
 APP_SECRET = "bench-app-secret"
 VERIFY_TOKEN = "bench-verify-token"
@@ -264,12 +265,6 @@ def read_bodies(path: Path) -> list[tuple[str, bytes]]:
 
 
 # ----------------------------------------------------------------------------- processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

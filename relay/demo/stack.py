@@ -24,17 +24,12 @@ from relay.store.agents import add_agent
 from relay.store.database import Database
 from relay.store.migrate import migrate
 from relay.testing.graph_standin import DEFAULT_TOKEN, GraphStandIn
+from relay.testing.server import free_port
 
 log = logging.getLogger(__name__)
 
 APP_SECRET = "omnidesk-demo-app-secret"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rabbitmq_reachable() -> bool:
@@ -51,7 +46,7 @@ class DemoStack:
         self.folder = Path(tempfile.mkdtemp(prefix="omnidesk-demo-"))
         self.with_bot = rabbitmq_reachable() if with_bot is None else with_bot
         self.every_s = every_s
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.graph = GraphStandIn()
         self.token = ""

@@ -71,11 +71,6 @@ def events_after(conn: Connection, after: int, limit: int = 500) -> list[dict[st
     ]
 
 
-def last_event_id(conn: Connection) -> int:
-    newest = select(events.c.id).order_by(events.c.id.desc()).limit(1)
-    return int(conn.execute(newest).scalar() or 0)
-
-
 @contextmanager
 def savepoint(conn: Connection) -> Iterator[None]:
     """A SAVEPOINT whose rollback also forgets the events appended inside it."""

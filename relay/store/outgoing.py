@@ -80,53 +80,6 @@ def due_messages(now: datetime, limit: int = 200) -> StoreFn[list[tuple[int, int
     return run
 
 
-def claim(message_id: int) -> StoreFn[SendJob | None]:
-    """Mark one queued message `sending`; None when another sender got it first."""
-
-    def run(conn: Connection) -> SendJob | None:
-        claimed = conn.execute(
-            update(messages)
-            .where(messages.c.id == message_id, messages.c.status == "queued")
-            .values(
-                status="sending", send_attempts=messages.c.send_attempts + 1, updated_at=utcnow()
-            )
-        )
-        if not claimed.rowcount:
-            return None
-        row = conn.execute(
-            select(
-                messages.c.id,
-                messages.c.conversation_id,
-                messages.c.text,
-                messages.c.reply_to_external,
-                messages.c.send_attempts,
-                channels.c.kind,
-                channels.c.external_id.label("channel_external_id"),
-                channels.c.access_token,
-                contacts.c.handle,
-                contacts.c.external_id.label("contact_external_id"),
-            )
-            .join(conversations, conversations.c.id == messages.c.conversation_id)
-            .join(channels, channels.c.id == messages.c.channel_id)
-            .join(contacts, contacts.c.id == conversations.c.contact_id)
-            .where(messages.c.id == message_id)
-        ).one()
-        _emit(conn, message_id)
-        return SendJob(
-            message_id=row.id,
-            conversation_id=row.conversation_id,
-            channel_kind=row.kind,
-            channel_external_id=row.channel_external_id,
-            channel_token=row.access_token,
-            recipient=row.handle if row.kind == "whatsapp" else row.contact_external_id,
-            text=row.text or "",
-            reply_to_external=row.reply_to_external,
-            attempt=row.send_attempts,
-        )
-
-    return run
-
-
 def claim_due(now: datetime, busy: frozenset[int], limit: int = 200) -> StoreFn[list[SendJob]]:
     """Claim the oldest due message of every conversation not in `busy`, in one write.
 

@@ -32,9 +32,3 @@ def prepared(conn: Connection, name: str, build: Callable[[ModuleType], Any]) ->
     if statement is None:
         statement = _prepared[key] = build(dialect_module(conn))
     return statement
-
-
-def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> int | None:
-    """Insert unless a unique key already holds the row; the new id, or None for a duplicate."""
-    stmt = upsert(conn, table).values(**values).on_conflict_do_nothing().returning(table.c.id)
-    return conn.execute(stmt).scalar()

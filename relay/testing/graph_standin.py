@@ -38,7 +38,6 @@ import itertools
 import json
 import re
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -52,6 +51,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from relay.testing.server import ThreadedServer
 
 DEFAULT_TOKEN = "standin-token"
 Kind = Literal["send", "read", "any"]
@@ -155,9 +156,7 @@ class GraphStandIn:
         self._faults: list[Fault] = []
         self._delay, self._in_flight, self._ids = 0.0, 0, itertools.count(1)
         self._stopping = threading.Event()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
+        self._server: ThreadedServer | None = None
         self.app = Starlette(routes=[Route("/{p:path}", self._handle, methods=["GET", "POST"])])
 
     @classmethod
@@ -307,9 +306,9 @@ class GraphStandIn:
 
     @property
     def port(self) -> int:
-        if self._sock is None:
+        if self._server is None:
             raise RuntimeError("the stand-in is not running")
-        return int(self._sock.getsockname()[1])
+        return self._server.port
 
     @property
     def base_url(self) -> str:
@@ -332,33 +331,22 @@ class GraphStandIn:
 
     def start(self) -> GraphStandIn:
         self._stopping.clear()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((self.host, self._port))
-        self._sock.listen(256)
-        config = self.config(log_config=None, log_level="warning", access_log=False)
-        self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [self._sock]}, name="graph-standin", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the Graph stand-in did not start")
-            time.sleep(0.005)
+        self._server = ThreadedServer(
+            self._asgi,
+            host=self.host,
+            port=self._port,
+            lifespan="off",
+            interface="asgi3",
+            ws="none",
+            proxy_headers=False,
+        ).start()
         return self
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._stopping.set()  # releases handlers still sleeping in set_delay()
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = None
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> GraphStandIn:
         return self.start()

@@ -10,6 +10,13 @@ from typing import Any, Literal
 import uvicorn
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for servers started by another process)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class ThreadedServer:
     """A real uvicorn server on 127.0.0.1; `start()` returns once it accepts connections."""
 
@@ -20,9 +27,12 @@ class ThreadedServer:
         host: str = "127.0.0.1",
         port: int = 0,
         lifespan: Literal["on", "off"] = "on",
+        **config: Any,
     ) -> None:
+        """`config`: more uvicorn.Config options (e.g. interface, ws, proxy_headers)."""
         self.app, self.host, self._port = app, host, port
         self._lifespan: Literal["on", "off"] = lifespan
+        self._config = config
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
@@ -49,6 +59,7 @@ class ThreadedServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=2,
+            **self._config,
         )
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from relay.testing.server import free_port
+
 CONFIG = """\
 instance_name = {instance}
 base_dir = {root}/run
@@ -82,13 +84,6 @@ def dovecot_binary() -> str | None:
     return shutil.which("dovecot") or (
         "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

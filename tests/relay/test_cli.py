@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from relay.store.agents import agent_for_token
 from relay.store.database import Database
 from relay.testing.graph_standin import GraphStandIn
+from relay.testing.server import free_port
 from tests.relay.conftest import APP_SECRET, RelayHarness
 
 RELAY = [sys.executable, "-m", "relay.cli"]
@@ -86,12 +86,6 @@ def test_channels_appear_with_their_first_webhook_and_take_their_own_token(
     (send,) = graph.wait_for_requests(1)
     assert send.headers["authorization"] == "Bearer channel-own-token"
     assert run(["channels", "name", "whatsapp:0", "x"], env).returncode == 1
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
