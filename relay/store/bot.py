@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from relay.bot.protocol import HISTORY_LENGTH, handback_body, message_body
-from relay.store.conversations import Invalid, Owned, require_conversation
+from relay.store.conversations import Invalid, Owned, add_message, require_conversation
 from relay.store.database import StoreFn
 from relay.store.events import append_event, savepoint
 from relay.store.ingest import AfterMessage, emit_conversation
@@ -24,7 +24,6 @@ from relay.store.views import (
     conversation_query,
     conversation_view,
     load_conversation,
-    load_message,
     message_view,
 )
 
@@ -83,28 +82,16 @@ def _activity(
     row = conn.execute(
         select(conversations.c.channel_id).where(conversations.c.id == conversation_id)
     ).one()
-    message_id = conn.execute(
-        insert(messages)
-        .values(
-            conversation_id=conversation_id,
-            channel_id=row.channel_id,
-            direction="internal",
-            author=author,
-            type="activity",
-            text=text,
-            payload={"action": action, **extra},
-            status="received",
-            created_at=utcnow(),
-            updated_at=utcnow(),
-        )
-        .returning(messages.c.id)
-    ).scalar_one()
-    append_event(
+    add_message(
         conn,
-        "message.created",
         conversation_id=conversation_id,
-        message_id=message_id,
-        data={"message": load_message(conn, int(message_id))},
+        channel_id=row.channel_id,
+        direction="internal",
+        author=author,
+        type="activity",
+        text=text,
+        payload={"action": action, **extra},
+        status="received",
     )
 
 
@@ -334,32 +321,20 @@ def _reply(
         )
         return "queued", message_id
     # Taken over meanwhile: the agent sees what the bot would have said; the customer does not.
-    message_id = conn.execute(
-        insert(messages)
-        .values(
-            conversation_id=conversation["id"],
-            channel_id=conversation["channel_id"],
-            direction="out",
-            author="bot",
-            type="text",
-            text=message["text"],
-            payload={"suppressed": "the conversation was taken over before the bot answered"},
-            reply_to=reply_to,
-            status="suppressed",
-            idempotency_key=f"bot:{key}",
-            created_at=utcnow(),
-            updated_at=utcnow(),
-        )
-        .returning(messages.c.id)
-    ).scalar_one()
-    append_event(
+    draft = add_message(
         conn,
-        "message.created",
         conversation_id=conversation["id"],
-        message_id=message_id,
-        data={"message": load_message(conn, int(message_id))},
+        channel_id=conversation["channel_id"],
+        direction="out",
+        author="bot",
+        type="text",
+        text=message["text"],
+        payload={"suppressed": "the conversation was taken over before the bot answered"},
+        reply_to=reply_to,
+        status="suppressed",
+        idempotency_key=f"bot:{key}",
     )
-    return "suppressed", int(message_id)
+    return "suppressed", int(draft["id"])
 
 
 def _queue_bot_reply(

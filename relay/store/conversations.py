@@ -139,6 +139,38 @@ def require_conversation(conn: Connection, conversation_id: int) -> Any:
     return row
 
 
+def add_message(
+    conn: Connection, *, conversation_id: int, channel_id: str, **values: Any
+) -> dict[str, Any]:
+    """Store a message the relay itself writes (a reply, a draft, an activity line) and tell
+    the event stream; returns its view."""
+    now = utcnow()
+    row = (
+        conn.execute(
+            insert(messages)
+            .values(
+                conversation_id=conversation_id,
+                channel_id=channel_id,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
+            .returning(*messages.c)
+        )
+        .mappings()
+        .one()
+    )
+    view = message_view(row)
+    append_event(
+        conn,
+        "message.created",
+        conversation_id=conversation_id,
+        message_id=view["id"],
+        data={"message": view},
+    )
+    return view
+
+
 def queue_reply(
     conversation_id: int,
     *,
@@ -174,38 +206,24 @@ def queue_reply(
             if target is None or target.conversation_id != conversation_id:
                 raise Invalid(f"reply_to {reply_to} is not a message of this conversation")
             reply_external = target.external_id
-        message_id = conn.execute(
-            insert(messages)
-            .values(
-                conversation_id=conversation_id,
-                channel_id=conversation["channel_id"],
-                direction="out",
-                author=author,
-                type="text",
-                text=text,
-                payload={},
-                reply_to=reply_to,
-                reply_to_external=reply_external,
-                status="queued",
-                idempotency_key=idempotency_key,
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
-            .returning(messages.c.id)
-        ).scalar_one()
+        view = add_message(
+            conn,
+            conversation_id=conversation_id,
+            channel_id=conversation["channel_id"],
+            direction="out",
+            author=author,
+            type="text",
+            text=text,
+            payload={},
+            reply_to=reply_to,
+            reply_to_external=reply_external,
+            status="queued",
+            idempotency_key=idempotency_key,
+        )
         conn.execute(
             update(conversations)
             .where(conversations.c.id == conversation_id)
-            .values(last_message_id=message_id, updated_at=utcnow())
-        )
-        view = load_message(conn, int(message_id))
-        assert view is not None
-        append_event(
-            conn,
-            "message.created",
-            conversation_id=conversation_id,
-            message_id=message_id,
-            data={"message": view},
+            .values(last_message_id=view["id"], updated_at=utcnow())
         )
         emit_conversation(conn, conversation_id)
         return view, True
