@@ -10,6 +10,7 @@ order, with no gap, whether the relay restarted or not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 from collections.abc import AsyncIterator
@@ -36,10 +37,9 @@ class EventHub:
 
     @staticmethod
     async def wait(watch: asyncio.Event, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(watch.wait(), timeout)
-        except TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await watch.wait()
 
 
 def format_event(event: dict[str, object]) -> str:

@@ -9,6 +9,7 @@ marks the reply failed with the relay's reason and the sender moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -60,10 +61,9 @@ class Outbox:
         self._wake.set()
 
     async def _wait(self, timeout: float | None) -> None:
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
         self._wake.clear()
 
     async def run(self) -> None:

@@ -15,6 +15,7 @@ once per id (see relay.store.bot), so a redelivery after a crash sends nothing t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from typing import Any
@@ -124,10 +125,9 @@ class BotBridge:
                 published = 0
                 await asyncio.sleep(0.5)
             if not published:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
 
     async def _publish_pending(self) -> int:
         channel = self._publish_channel

@@ -16,6 +16,7 @@ Run it with `omnidesk-relay bot-demo`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -164,10 +165,10 @@ async def connect(amqp_url: str, stop: asyncio.Event) -> AbstractRobustConnectio
             return await aio_pika.connect_robust(amqp_url)
         except Exception as exc:
             log.warning("RabbitMQ unreachable (%r); retrying in %.1f s", exc, delay)
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                delay = min(delay * 2, 10.0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await stop.wait()
+            delay = min(delay * 2, 10.0)
     return None
 
 

@@ -11,6 +11,7 @@ leaves the message `sending`, which the next start holds as `unconfirmed` (see
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable
@@ -84,10 +85,9 @@ class Sender:
             while True:
                 look_first, self._maybe_queued = not self._maybe_queued, False
                 await self._dispatch(look_first=look_first)
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.POLL_S)
-                except TimeoutError:
-                    pass
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.POLL_S):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
             recorder.cancel()

@@ -64,7 +64,8 @@ class AsyncImap:
         self.client = client
         client.protocol.conn_lost_cb = self._connection_lost
         try:
-            await asyncio.wait_for(client.wait_hello_from_server(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await client.wait_hello_from_server()
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             await self.close()
             raise MailUnreachable(
@@ -84,7 +85,8 @@ class AsyncImap:
         if self.lost.is_set():
             raise MailConnectionLost("IMAP connection lost")
         try:
-            return await asyncio.wait_for(awaitable, timeout or self.timeout)
+            async with asyncio.timeout(timeout or self.timeout):
+                return await awaitable
         except TimeoutError as exc:
             raise MailConnectionLost("IMAP command timed out") from exc
         except (OSError, aioimaplib.AioImapException) as exc:
@@ -122,9 +124,10 @@ class AsyncImap:
         try:
             # aioimaplib ends the wait itself with STOP_WAIT_SERVER_PUSH when the IDLE is due
             # for re-issue; the bound here is only the safety net for a silent hang.
-            pushed: list[bytes] | str = await asyncio.wait_for(
-                self.client.wait_server_push(timeout + self.timeout), timeout + 2 * self.timeout
-            )
+            async with asyncio.timeout(timeout + 2 * self.timeout):
+                pushed: list[bytes] | str = await self.client.wait_server_push(
+                    timeout + self.timeout
+                )
         except TimeoutError as exc:
             raise MailConnectionLost("no answer during IDLE") from exc
         return pushed
@@ -145,7 +148,8 @@ class AsyncImap:
             return
         if not self.lost.is_set() and client.protocol.transport is not None:
             try:
-                await asyncio.wait_for(client.logout(), 2)
+                async with asyncio.timeout(2):
+                    await client.logout()
             except (OSError, TimeoutError, aioimaplib.AioImapException):
                 pass
         transport = client.protocol.transport

@@ -29,6 +29,17 @@ DEFAULT_REISSUE = 28 * 60.0
 _CHANGE_WORDS = (b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED")
 
 
+def _raise_if_cancelled() -> None:
+    """Honour a cancel that something swallowed on the way.
+
+    On Python 3.11 ``asyncio.wait_for`` (used inside aioimaplib) drops a cancel that lands
+    as its inner call completes; the task still counts it, so the loops check here.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def backoff_delay(attempt: int, base: float, cap: float, rnd: random.Random) -> float:
     """Exponential backoff with full jitter: uniform in [base/2, min(cap, base * 2**attempt)]."""
     ceiling = min(cap, base * (2**attempt))
@@ -73,6 +84,7 @@ class FolderWatcher:
         """Watch until cancelled. Raises only :class:`MailAuthError`."""
         attempt = 0
         while True:
+            _raise_if_cancelled()
             client = AsyncImap(self.account, self.password_provider, timeout=self.timeout)
             try:
                 await client.connect()
@@ -96,12 +108,14 @@ class FolderWatcher:
 
     async def _idle_loop(self, client: AsyncImap) -> None:
         while True:
+            _raise_if_cancelled()
             idle = await client.idle_start(self.reissue_after)
             self.idle_count += 1
             self.idling.set()
             self._status("idle")
             changed = False
             while client.has_pending_idle():
+                _raise_if_cancelled()
                 pushed = await client.wait_push(self.reissue_after)
                 if pushed == LOST:
                     raise MailConnectionLost("IMAP connection lost during IDLE")

@@ -65,7 +65,8 @@ class FolderSync:
         """Run a blocking call in a worker thread, bounded in time."""
         call = functools.partial(fn, *args, **kwargs)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(call), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.to_thread(call)
         except TimeoutError as exc:
             await self._drop_session()
             raise MailConnectionLost("IMAP operation timed out") from exc

@@ -58,8 +58,8 @@ async def smtp_send(
     if not mail.recipients:
         raise MailSendError("the message has no recipients")
     try:
-        await asyncio.wait_for(
-            aiosmtplib.send(
+        async with asyncio.timeout(timeout + 5):
+            await aiosmtplib.send(
                 mail.raw,
                 sender=mail.sender,
                 recipients=mail.recipients,
@@ -72,9 +72,7 @@ async def smtp_send(
                 tls_context=tls_context
                 or (ssl.create_default_context() if security != "none" else None),
                 timeout=timeout,
-            ),
-            timeout + 5,
-        )
+            )
     except aiosmtplib.SMTPAuthenticationError as exc:
         raise MailAuthError(f"SMTP login refused for {account.login}: {exc}") from exc
     except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPConnectTimeoutError) as exc:
@@ -96,10 +94,10 @@ async def append_to_sent(
 ) -> int | None:
     """APPEND the sent bytes to the Sent folder with ``\\Seen``; its UID with UIDPLUS."""
     if account.imap_security == "starttls":
-        return await asyncio.wait_for(
-            asyncio.to_thread(_append_blocking, account, password_provider(), mail, timeout),
-            timeout + 5,
-        )
+        async with asyncio.timeout(timeout + 5):
+            return await asyncio.to_thread(
+                _append_blocking, account, password_provider(), mail, timeout
+            )
     client = AsyncImap(account, password_provider, timeout=timeout)
     try:
         await client.connect()

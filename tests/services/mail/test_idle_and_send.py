@@ -38,7 +38,8 @@ async def watching(watcher: FolderWatcher) -> AsyncIterator[asyncio.Task[None]]:
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            async with asyncio.timeout(10):  # a watcher that ignores its cancel fails here
+                await task
 
 
 async def test_idle_push_latency_and_reissue(dovecot: DovecotServer, account: MailAccount) -> None:
