@@ -250,6 +250,70 @@ class CacheReport:
     notes: list[str] = field(default_factory=list)
 
 
+def is_mail_conversation(conversation_id: int) -> bool:
+    """Mail threads live in the cache under negative ids; the relay's ids are positive."""
+    return conversation_id < 0
+
+
+class MailAccountState(enum.StrEnum):
+    STARTING = "starting"
+    SYNCING = "syncing"
+    """First or catch-up sync running; ``progress`` says how far."""
+    LIVE = "live"
+    """Synced and waiting for push (IDLE)."""
+    RETRYING = "retrying"
+    """The server could not be reached or dropped us; ``detail`` says why, retried later."""
+    AUTH_FAILED = "auth_failed"
+    """The password was refused: nothing is retried until the agent enters a new one."""
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class MailAccountStatus:
+    """What the console shows about one mail account (a status line, the settings dialog)."""
+
+    account_id: str
+    address: str
+    state: MailAccountState
+    detail: str = ""
+    """Plain words for the agent (``"wrong password for support@acme.example"``)."""
+    progress: tuple[int, int] | None = None
+    """``(fetched, total)`` during a sync."""
+    retry_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailAttachmentInfo:
+    index: int
+    """Position in :attr:`MailDetail.attachments`; what ``save_attachment`` takes."""
+    filename: str
+    content_type: str
+    size: int
+    inline: bool = False
+    content_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MailDetail:
+    """One email as the reader pane shows it (bodies come from the cache, not the network)."""
+
+    message_id: int
+    """The cache's (negative) message id."""
+    account_id: str
+    subject: str
+    from_: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    date: dt.datetime | None
+    html: str
+    """Sanitised by nh3, remote images blocked; empty when the mail had no HTML part."""
+    text: str
+    attachments: tuple[MailAttachmentInfo, ...]
+    inline_images: dict[str, bytes] = field(default_factory=dict)
+    """``cid`` (without brackets) -> image bytes, for ``cid:`` references in ``html``."""
+    has_remote_images: bool = False
+
+
 def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
