@@ -55,11 +55,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _processes import child_env, percentile, relay_command, running, say, wait_for
 
 from relay.testing.server import free_port
 
@@ -71,18 +71,6 @@ GRACE_S = 15.0  # how long to wait for the last replies after the last webhook
 LOADGEN_CONNECTIONS = 32
 GOAL_P50_MS, GOAL_P99_MS = 30.0, 150.0
 ECHO = "You said: "
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
-    return ordered[rank]
 
 
 # ----------------------------------------------------------------------------- webhooks
@@ -322,71 +310,6 @@ def queue_admin(amqp_url: str, action: str, names: list[str]) -> int:
 # ----------------------------------------------------------------------------- processes
 
 
-@dataclass
-class Proc:
-    name: str
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def tail(self, lines: int = 20) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM, then SIGKILL; only the process group we started."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-
-
-@contextlib.contextmanager
-def running(name: str, argv: list[str], env: dict[str, str], workdir: Path) -> Iterator[Proc]:
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=workdir,  # no stray .env from the caller's directory
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    try:
-        yield Proc(name, proc, log)
-    finally:
-        stop_process(proc)
-
-
-def relay_command() -> list[str]:
-    script = Path(sys.executable).parent / "omnidesk-relay"
-    found = str(script) if script.exists() else shutil.which("omnidesk-relay")
-    if not found:
-        raise RuntimeError("omnidesk-relay is not installed: run with `uv run python ...`")
-    return [found]
-
-
-def wait_for(what: str, check: Any, proc: Proc, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.proc.poll() is not None:
-            raise RuntimeError(f"{proc.name} exited at start:\n{proc.tail()}")
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} not ready after {timeout:.0f} s:\n{proc.tail()}")
-
-
 def broker_connected(url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
@@ -457,12 +380,6 @@ def stages(
         split["bot_reply"].append((t_reply - t2) * 1000)
         split["sent"].append((t3 - t_reply) * 1000)
     return {k: round(statistics.median(v), 2) for k, v in split.items() if v}
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")}
-    env.update(extra)
-    return env
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:

@@ -76,7 +76,6 @@ import hmac
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -89,6 +88,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from _processes import (
+    Proc,
+    child_env,
+    percentile,
+    relay_command,
+    running,
+    say,
+    wait_for,
+)
 
 from relay.testing.server import free_port
 
@@ -267,80 +276,26 @@ def read_bodies(path: Path) -> list[tuple[str, bytes]]:
 # ----------------------------------------------------------------------------- processes
 
 
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 8.0) -> None:
-    """Terminate, then kill what is left; only the process we started (and its group)."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-
-
 @contextlib.contextmanager
 def serving(
     name: str, argv: list[str], env: dict[str, str], port: int, workdir: Path
-) -> Iterator[Server]:
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=workdir,  # no stray .env from the caller's directory
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: stopped as one
-        )
-    server = Server(name, proc, port, log)
+) -> Iterator[Proc]:
+    """Run a server on ``port`` until its /healthz answers 200."""
+    with running(name, argv, env, workdir) as proc:
+        wait_for(name, lambda: healthy(local_url(port)), proc)
+        yield proc
+
+
+def local_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def healthy(url: str) -> bool:
     try:
-        wait_healthy(server)
-        yield server
-    finally:
-        stop_process(proc)
-
-
-def wait_healthy(server: Server, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.name} exited at start:\n{server.tail()}")
-        try:
-            with urllib.request.urlopen(f"{server.url}/healthz", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{server.name} not healthy after {timeout:.0f} s:\n{server.tail()}")
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMNIDESK_")}
-    env.update(extra)
-    return env
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as answer:
+            return bool(answer.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
 
 
 def relay_env(database_url: str) -> dict[str, str]:
@@ -352,14 +307,6 @@ def relay_env(database_url: str) -> dict[str, str]:
         OMNIDESK_GRAPH_BASE_URL=f"http://127.0.0.1:{free_port()}/v25.0",
         OMNIDESK_INSTAGRAM_GRAPH_BASE_URL=f"http://127.0.0.1:{free_port()}/v25.0",
     )
-
-
-def relay_command() -> list[str]:
-    script = Path(sys.executable).parent / "omnidesk-relay"
-    found = str(script) if script.exists() else shutil.which("omnidesk-relay")
-    if not found:
-        raise RuntimeError("omnidesk-relay is not installed: run with `uv run python ...`")
-    return [found]
 
 
 # ----------------------------------------------------------------------------- load
@@ -455,13 +402,6 @@ def run_steady(url: str, bodies: Path, rate: float, duration: float) -> SteadyRe
     if done.returncode != 0 or line is None:
         raise RuntimeError(f"load generator failed:\n{done.stdout}\n{done.stderr}")
     return SteadyResult(**json.loads(line.removeprefix(RESULT_PREFIX)))
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
-    return sorted_values[rank]
 
 
 async def open_loop(
@@ -614,16 +554,12 @@ def postgres_database() -> Iterator[str]:
 # ----------------------------------------------------------------------------- phases
 
 
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
 def bench_bare(workdir: Path, duration: float) -> WrkResult:
     app = workdir / "bare_app.py"
     app.write_text(textwrap.dedent(BARE_APP))
     port = free_port()
-    with serving("bare", [sys.executable, str(app), str(port)], child_env(), port, workdir) as srv:
-        result = run_wrk(srv.url, duration, workdir)
+    with serving("bare", [sys.executable, str(app), str(port)], child_env(), port, workdir):
+        result = run_wrk(local_url(port), duration, workdir)
     say(
         f"bare FastAPI  : {result.rps:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  "
         f"p99 {result.p99_ms:6.1f} ms  (non-2xx {result.non2xx}, socket errors "
@@ -646,7 +582,7 @@ def bench_relay(
     port = free_port()
     argv = [*relay_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     with serving(f"relay-{label}", argv, relay_env(database_url), port, workdir) as srv:
-        sat = run_wrk(srv.url, duration, workdir)
+        sat = run_wrk(local_url(port), duration, workdir)
         say(
             f"relay {label:<8}: {sat.rps:8.0f} req/s  p50 {sat.p50_ms:6.1f} ms  "
             f"p99 {sat.p99_ms:6.1f} ms  max {sat.max_ms:7.1f} ms  (64 connections, "
@@ -657,7 +593,7 @@ def bench_relay(
         settled = settle(database_url, min(sat.sent, unique))
         if settled > 0.5:
             say(f"relay {label:<8}: {settled:.1f} s to store wrk's last requests")
-        steady = run_steady(srv.url, steady_bodies, STEADY_RATE, duration)
+        steady = run_steady(local_url(port), steady_bodies, STEADY_RATE, duration)
         late = (
             f", {steady.unanswered} unanswered after {STEADY_GRACE_S:.0f} s: "
             "p99 and max are lower bounds"
