@@ -16,7 +16,7 @@ from omnidesk.changes import NO_CHANGES, Changes
 from omnidesk.domain import ConnectionState, ConversationStatus, Draft
 from omnidesk.services.backoff import Backoff
 from omnidesk.services.errors import RelayAuthError, RelayError, RelayUnavailable
-from omnidesk.services.event_stream import EventStream
+from omnidesk.services.event_stream import CatchUpCallback, EventStream
 from omnidesk.services.outbox import Outbox
 from omnidesk.services.relay_client import RelayClient
 from omnidesk.storage import Cache
@@ -102,6 +102,14 @@ class ConsoleService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.client.aclose()
+
+    def watch_catch_up(self, callback: CatchUpCallback | None) -> None:
+        """Report the event stream's catch-up progress to ``callback`` (see ``EventStream``).
+
+        The window that shows it subscribes itself, so every place that builds a window
+        (the app, the demo, tests) gets the progress without wiring it again.
+        """
+        self.stream.on_catch_up = callback
 
     def set_token(self, token: str | None) -> None:
         self.client.set_token(token)

@@ -1,10 +1,10 @@
-"""Small always-visible widgets: the connection badge and the notice bar."""
+"""Small always-visible widgets: the connection badge, the catch-up progress, the notice bar."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QLocale, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
 from omnidesk.domain import ConnectionState
 from omnidesk.ui import texts
@@ -80,4 +80,44 @@ class NoticeBar(QFrame):
 
     def show_notice(self, text: str) -> None:
         self.label.setText(text)
+        self.show()
+
+
+class CatchUpIndicator(QWidget):
+    """How far the catch-up with the relay has come, in the status bar.
+
+    The first start replays the relay's whole event log; without this the window would look
+    frozen while the list fills. Hidden whenever no catch-up runs.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("catchUpIndicator")
+        self.label = QLabel(self)
+        self.label.setTextFormat(PLAIN)
+        self.bar = QProgressBar(self)
+        self.bar.setMaximumWidth(120)
+        self.bar.setMaximumHeight(10)
+        self.bar.setTextVisible(False)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(6, 0, 6, 0)
+        row.setSpacing(6)
+        row.addWidget(self.label)
+        row.addWidget(self.bar)
+        self.hide()
+
+    def set_progress(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` events; a total of 0 means the catch-up ended."""
+        if total <= 0:
+            self.hide()
+            return
+        done = min(max(done, 0), total)
+        self.bar.setRange(0, total)
+        self.bar.setValue(done)
+        locale = QLocale()
+        self.label.setText(
+            self.tr("Catching up with the relay… {done} of {total} events").format(
+                done=locale.toString(done), total=locale.toString(total)
+            )
+        )
         self.show()

@@ -25,6 +25,7 @@ from omnidesk.services.errors import (
     RelayUnavailable,
     TakeoverConflict,
 )
+from omnidesk.services.event_stream import CatchUpProgress
 from omnidesk.storage import CacheDiskFull, CacheError, CacheLocked
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,15 @@ class ChangeHub(QObject):
         connection(str): the relay connection state (a ``ConnectionState`` value).
         notice(str): a message for the agent (errors, warnings), already translated.
         busy(bool): whether any operation is running.
+        catchUp(int, int): events done and total of the relay catch-up; (0, 0) when it ended
+            (ints rather than an object that may be None: PySide6 leaks None's refcount).
     """
 
     changed = Signal(object)
     connection = Signal(str)
     notice = Signal(str)
     busy = Signal(bool)
+    catchUp = Signal(int, int)
 
     def publish(self, changes: Changes) -> None:
         if changes:
@@ -52,6 +56,12 @@ class ChangeHub(QObject):
 
     def set_connection(self, state: ConnectionState) -> None:
         self.connection.emit(state.value)
+
+    def report_catch_up(self, progress: CatchUpProgress | None) -> None:
+        if progress is None:
+            self.catchUp.emit(0, 0)
+        else:
+            self.catchUp.emit(progress.done, progress.total)
 
 
 def describe_error(exc: BaseException) -> str:

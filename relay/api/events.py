@@ -11,6 +11,11 @@ from fastapi.responses import StreamingResponse
 
 from relay.api.deps import AgentDep, RelayDep
 from relay.events import stream_events
+from relay.store.events import latest_event_id
+
+HEAD_HEADER = "X-Event-Head"
+"""The newest event id when the stream opened: a client that resumes from an older cursor
+can show how far its catch-up has come, and knows it is live once it has applied this id."""
 
 router = APIRouter(prefix="/v1", tags=["agent API"])
 
@@ -18,7 +23,18 @@ router = APIRouter(prefix="/v1", tags=["agent API"])
 @router.get(
     "/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-Sent Events",
+            "headers": {
+                HEAD_HEADER: {
+                    "description": "the newest event id when the stream opened (0: no events)",
+                    "schema": {"type": "integer"},
+                }
+            },
+        }
+    },
 )
 async def events(
     request: Request,
@@ -32,6 +48,7 @@ async def events(
     if last_event_id and last_event_id.strip().isdigit():
         cursor = max(cursor, int(last_event_id))
     stop = relay.stopping
+    head = await relay.db.read(latest_event_id)
 
     async def body() -> AsyncIterator[str]:
         relay.metrics.event_stream_clients.inc()
@@ -45,5 +62,5 @@ async def events(
         finally:
             relay.metrics.event_stream_clients.dec()
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", HEAD_HEADER: str(head)}
     return StreamingResponse(body(), media_type="text/event-stream", headers=headers)

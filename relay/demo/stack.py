@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aio_pika
 import httpx
@@ -32,19 +33,34 @@ APP_SECRET = "omnidesk-demo-app-secret"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
-def rabbitmq_reachable() -> bool:
-    """The demo's bot needs RabbitMQ at its default address; without it the bot is off."""
+def amqp_address(url: str) -> str:
+    """``host:port`` of an AMQP URL, without the credentials (what the console may show)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 5672}"
+
+
+def rabbitmq_reachable(url: str = DEFAULT_AMQP_URL) -> bool:
+    """The demo's bot needs RabbitMQ at ``url``; without it the bot is off."""
+    host, _, port = amqp_address(url).rpartition(":")
     try:
-        with socket.create_connection(("127.0.0.1", 5672), timeout=0.5):
+        with socket.create_connection((host, int(port)), timeout=0.5):
             return True
     except OSError:
         return False
 
 
 class DemoStack:
-    def __init__(self, *, with_bot: bool | None = None, every_s: float = 4.0) -> None:
+    def __init__(
+        self,
+        *,
+        with_bot: bool | None = None,
+        every_s: float = 4.0,
+        amqp_url: str = DEFAULT_AMQP_URL,
+    ) -> None:
+        """``with_bot`` None: run the bot if RabbitMQ answers at ``amqp_url``."""
         self.folder = Path(tempfile.mkdtemp(prefix="omnidesk-demo-"))
-        self.with_bot = rabbitmq_reachable() if with_bot is None else with_bot
+        self.amqp_url = amqp_url
+        self.with_bot = rabbitmq_reachable(amqp_url) if with_bot is None else with_bot
         self.every_s = every_s
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,7 +78,7 @@ class DemoStack:
         }
         if self.with_bot:
             self.env |= {
-                "OMNIDESK_AMQP_URL": DEFAULT_AMQP_URL,
+                "OMNIDESK_AMQP_URL": amqp_url,
                 "OMNIDESK_BOT_INBOUND_QUEUE": f"{queue_prefix}.inbound",
                 "OMNIDESK_BOT_OUTBOUND_QUEUE": f"{queue_prefix}.outbound",
             }
@@ -128,7 +144,7 @@ class DemoStack:
 
     async def _delete_queues(self) -> None:
         try:
-            connection = await aio_pika.connect(DEFAULT_AMQP_URL, timeout=3)
+            connection = await aio_pika.connect(self.amqp_url, timeout=3)
         except Exception:
             return
         async with connection:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 
 from relay.store.tables import events, utcnow
 
@@ -69,6 +69,15 @@ def events_after(conn: Connection, after: int, limit: int = 500) -> list[dict[st
         }
         for row in conn.execute(query).mappings()
     ]
+
+
+def latest_event_id(conn: Connection) -> int:
+    """The newest event's id (0 for an empty log): where a stream opened now stops catching up.
+
+    Ids become visible in increasing order (see the module docstring), so every event up to
+    this id is readable by the time a client is told of it.
+    """
+    return int(conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
 
 
 @contextmanager

@@ -100,14 +100,16 @@ def relay_settings(database_url: str, graph: GraphStandIn, **overrides: Any) -> 
 class RelayHarness:
     """One running relay, an agent token for it, and ways to talk to it as Meta and as agents."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, port: int = 0) -> None:
+        """``port``: 0 for a free one; a stopped relay's port brings it back where clients
+        look for it."""
         self.settings = settings
         db = Database(settings.relay_database_url)
         migrate(db.engine)
         self.token = self._new_agent(db, "ana")
         self.other_token = self._new_agent(db, "bruno")
         db.close()
-        self.server = ThreadedServer(create_app(settings)).start()
+        self.server = ThreadedServer(create_app(settings), port=port).start()
         self.url = self.server.url
         self.api = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10
