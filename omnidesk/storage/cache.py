@@ -134,6 +134,14 @@ class Cache:
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    async def run_in_transaction(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(conn)`` on the cache thread in one transaction (rolled back if it raises).
+
+        For stores built over this cache (``MailStore``): they share its single writer thread,
+        so SQLite never sees two writers and the GUI thread never waits on the file.
+        """
+        return await self._run(fn)
+
     async def _run(self, fn: Callable[[Connection], T]) -> T:
         if self._closed:
             raise CacheError("the cache is closed")
@@ -364,28 +372,9 @@ class Cache:
         self, conversation_id: int, text: str, reply_to: int | None, *, client_id: str | None = None
     ) -> tuple[OutboxItem, Changes]:
         cid = client_id or str(uuid.uuid4())
-
-        def work(conn: Connection) -> tuple[OutboxItem, Changes]:
-            conn.execute(
-                insert(_outbox).values(
-                    client_id=cid,
-                    conversation_id=conversation_id,
-                    text=text,
-                    reply_to=reply_to,
-                    state=OutboxState.QUEUED.value,
-                    created_at=convert.ts(utcnow()),
-                )
-            )
-            # The reply supersedes the draft.
-            conn.execute(_draft.delete().where(_draft.c.conversation_id == conversation_id))
-            row = conn.execute(select(_outbox).where(_outbox.c.client_id == cid)).mappings().one()
-            return convert.outbox_from_mapping(row), Changes(
-                threads=frozenset({conversation_id}),
-                outbox=True,
-                drafts=frozenset({conversation_id}),
-            )
-
-        return await self._run(work)
+        return await self._run(
+            lambda conn: outbox_insert(conn, conversation_id, text, reply_to, cid)
+        )
 
     async def outbox(self, conversation_id: int | None = None) -> list[OutboxItem]:
         """Replies not yet accepted by the relay (those being cancelled are left out)."""
@@ -400,12 +389,16 @@ class Cache:
         return await self._run(work)
 
     async def outbox_claim_next(self) -> OutboxItem | None:
-        """Mark the oldest queued item as sending and return it (None when nothing is queued)."""
+        """Mark the oldest queued relay reply as sending and return it (None when none is queued).
+
+        Only positive conversations: queued mail replies (negative ids) belong to the mail
+        sender (``MailStore.claim_next_mail``).
+        """
 
         def work(conn: Connection) -> OutboxItem | None:
             q = (
                 select(_outbox)
-                .where(_outbox.c.state == OutboxState.QUEUED.value)
+                .where(_outbox.c.state == OutboxState.QUEUED.value, _outbox.c.conversation_id > 0)
                 .order_by(_outbox.c.seq)
                 .limit(1)
             )
@@ -492,6 +485,29 @@ class Cache:
 
 
 # -- helpers running on the cache thread ------------------------------------------------------
+
+
+def outbox_insert(
+    conn: Connection, conversation_id: int, text: str, reply_to: int | None, client_id: str
+) -> tuple[OutboxItem, Changes]:
+    """Queue a reply (it supersedes the conversation's draft). Shared with ``MailStore``."""
+    conn.execute(
+        insert(_outbox).values(
+            client_id=client_id,
+            conversation_id=conversation_id,
+            text=text,
+            reply_to=reply_to,
+            state=OutboxState.QUEUED.value,
+            created_at=convert.ts(utcnow()),
+        )
+    )
+    conn.execute(_draft.delete().where(_draft.c.conversation_id == conversation_id))
+    row = conn.execute(select(_outbox).where(_outbox.c.client_id == client_id)).mappings().one()
+    return convert.outbox_from_mapping(row), Changes(
+        threads=frozenset({conversation_id}),
+        outbox=True,
+        drafts=frozenset({conversation_id}),
+    )
 
 
 def _fields(item: OutboxItem) -> dict[str, Any]:
@@ -615,13 +631,18 @@ def _move_aside(path: Path, reason: str) -> Path:
 
 
 def _recover_outbox(old: Path) -> list[dict[str, Any]]:
-    """Queued replies from a moved-aside file, when it can still be read."""
+    """Queued relay replies from a moved-aside file, when it can still be read.
+
+    Mail replies are not recovered: their conversation ids are local to the lost file (the
+    rebuilt cache numbers threads anew) and a half-sent mail must not go out blindly.
+    """
     try:
         conn = sqlite3.connect(f"file:{old}?mode=ro", uri=True)
         try:
             rows = conn.execute(
                 "SELECT client_id, conversation_id, text, reply_to, created_at FROM outbox "
-                "WHERE state IN ('queued', 'sending', 'failed') ORDER BY seq"
+                "WHERE state IN ('queued', 'sending', 'failed') AND conversation_id > 0 "
+                "ORDER BY seq"
             ).fetchall()
         finally:
             conn.close()
@@ -675,11 +696,13 @@ def _open_sync(
             for row in recovered:
                 conn.execute(insert(_outbox).values(row).on_conflict_do_nothing())
             # A reply cancelled while in flight is dropped (if the relay took it, the event
-            # stream brings it back); one handed to the relay is resent with the same key.
+            # stream brings it back; a mail that went out comes back with the Sent folder).
+            # One handed to the relay is resent with the same key. A mail left "sending" is
+            # not: SMTP has no idempotency key, so the mail sender checks the Sent folder.
             conn.execute(_outbox.delete().where(_outbox.c.state == OutboxState.CANCELLING.value))
             conn.execute(
                 _outbox.update()
-                .where(_outbox.c.state == OutboxState.SENDING.value)
+                .where(_outbox.c.state == OutboxState.SENDING.value, _outbox.c.conversation_id > 0)
                 .values(state=OutboxState.QUEUED.value)
             )
     except (sqlalchemy.exc.DBAPIError, sqlite3.Error) as exc:

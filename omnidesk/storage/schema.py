@@ -12,7 +12,12 @@ from sqlalchemy import Connection
 
 from omnidesk.storage.tables import cache_registry
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+_V1_TABLES = ("conversation", "message", "outbox", "draft", "meta")
+_V2_TABLES = (
+    "mail_thread", "mail_message", "mail_copy", "mail_folder", "mail_part", "mail_outbox",
+)  # fmt: skip
 
 _FTS = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5("
@@ -29,13 +34,35 @@ _FTS = [
 ]
 
 
+_MAIL = [
+    # A queued mail reply's MIME goes with its outbox row, whoever deletes it (cancel, sent).
+    "CREATE TRIGGER IF NOT EXISTS outbox_mail_ad AFTER DELETE ON outbox BEGIN "
+    "DELETE FROM mail_outbox WHERE client_id = old.client_id; END",
+    "CREATE INDEX IF NOT EXISTS ix_mail_message_gc ON mail_message (account_id, gc_folder) "
+    "WHERE gc_folder IS NOT NULL",
+]
+
+
+def _create(conn: Connection, names: tuple[str, ...]) -> None:
+    """Create these tables as they are declared now (each migration names its own)."""
+    tables = [cache_registry.metadata.tables[name] for name in names]
+    cache_registry.metadata.create_all(conn, tables=tables)
+
+
 def _v1(conn: Connection) -> None:
-    cache_registry.metadata.create_all(conn)
+    _create(conn, _V1_TABLES)
     for ddl in _FTS:
         conn.exec_driver_sql(ddl)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1}
+def _v2(conn: Connection) -> None:
+    """Email: its own tables; mail shows through ``conversation``/``message`` (negative ids)."""
+    _create(conn, _V2_TABLES)
+    for ddl in _MAIL:
+        conn.exec_driver_sql(ddl)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
 
 
 def migrate(

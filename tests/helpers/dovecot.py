@@ -3,6 +3,12 @@
 Dovecot runs as root here but refuses to touch mail as root, so the mailbox belongs to the
 ``mail`` user; the temporary root is world-traversable because Dovecot's auth and imap
 processes run as other users. Nothing listens anywhere but 127.0.0.1.
+
+With ``tls=True`` the server also speaks TLS: a private CA and a server certificate for
+``127.0.0.1``/``localhost`` are made with ``openssl`` at setup, the plain port offers
+STARTTLS and an ``imaps`` listener does implicit TLS. Clients trust the server only through
+``tls_ca_file`` (the CA is in no system store), which is how the "untrusted certificate"
+case is tested too.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ log_path = {root}/dovecot.log
 info_log_path = {root}/dovecot.log
 listen = 127.0.0.1
 protocols = imap
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -69,7 +75,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 service imap-urlauth-login {{
@@ -78,6 +85,49 @@ service imap-urlauth-login {{
   }}
 }}
 """
+
+SSL_ON = """\
+ssl = yes
+ssl_cert = <{tls}/server.pem
+ssl_key = <{tls}/server.key
+ssl_min_protocol = TLSv1.2"""
+
+SERVER_EXTENSIONS = """\
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+"""
+
+
+def make_test_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate it signed, for 127.0.0.1 and localhost.
+
+    A CA plus a leaf (rather than one self-signed leaf) is what a company's private mail
+    server has, and it is what strict verifiers (Python 3.13's ``VERIFY_X509_STRICT``)
+    accept. Returns ``(ca.pem, server.pem, server.key)``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        done = subprocess.run(["openssl", *args], capture_output=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.decode(errors='replace')}")
+
+    ca_key, ca, key, csr, crt = (
+        folder / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-days", "3", "-subj", "/CN=Omnidesk Test CA",
+            "-keyout", str(ca_key), "-out", str(ca),
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    openssl("req", *ec, "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(csr))
+    ext = folder / "server.ext"
+    ext.write_text(SERVER_EXTENSIONS)
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-days", "3", "-extfile", str(ext), "-out", str(crt))  # fmt: skip
+    return ca, crt, key
 
 
 def dovecot_binary() -> str | None:
@@ -90,18 +140,36 @@ def dovecot_binary() -> str | None:
 class DovecotServer:
     root: Path
     port: int
+    imaps_port: int = 0
+    """The implicit-TLS listener's port; 0 (no listener) unless created with ``tls=True``."""
     user: str = "agent"
     password: str = "s3cret-pass"
     binary: str = "dovecot"
     instance: str = field(default_factory=lambda: f"omnidesk-test-{uuid.uuid4().hex[:8]}")
 
     @classmethod
-    def create(cls, binary: str) -> DovecotServer:
+    def create(cls, binary: str, *, tls: bool = False) -> DovecotServer:
         root = Path(tempfile.mkdtemp(prefix="omnidesk-dovecot-"))
         root.chmod(0o755)
         server = cls(root=root, port=free_port(), binary=binary)
+        if tls:
+            server.imaps_port = free_port()
+            make_test_ca(server.tls_dir)
         server._prepare()
         return server
+
+    @property
+    def tls(self) -> bool:
+        return self.imaps_port != 0
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.root / "tls"
+
+    @property
+    def tls_ca_file(self) -> Path:
+        """The CA that signed the server certificate: what ``MailAccount.tls_ca_file`` names."""
+        return self.tls_dir / "ca.pem"
 
     @property
     def config(self) -> Path:
@@ -123,6 +191,8 @@ class DovecotServer:
                 instance=self.instance,
                 root=self.root,
                 port=self.port,
+                imaps_port=self.imaps_port,
+                ssl=SSL_ON.format(tls=self.tls_dir) if self.tls else "ssl = no",
                 uid=mail.pw_uid,
                 gid=mail.pw_gid,
             )

@@ -7,12 +7,15 @@ aioimaplib costs 3-6x the CPU of imaplib and has quadratic FETCH parsing (email-
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import imaplib
 import re
-import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from omnidesk.mail.types import MailAccount
 
 from .errors import (
     MailAuthError,
@@ -21,7 +24,7 @@ from .errors import (
     MailProtocolError,
     MailUnreachable,
 )
-from .types import MailAccount
+from .tls import client_context, describe_connect_error, refuse_plaintext
 
 T = TypeVar("T")
 
@@ -83,19 +86,27 @@ class BlockingImap:
 
     @classmethod
     def connect(cls, account: MailAccount, password: str, timeout: float) -> BlockingImap:
-        host, port = account.imap_host, account.imap_port
+        host, port, security = account.imap_host, account.imap_port, account.imap_security
+        if security == "none":
+            refuse_plaintext(host, port, "IMAP")
+        context = client_context(account.tls_ca_file) if security != "none" else None
+        conn: imaplib.IMAP4 | None = None
         try:
-            conn: imaplib.IMAP4
-            if account.imap_security == "tls":
-                conn = imaplib.IMAP4_SSL(
-                    host, port, ssl_context=ssl.create_default_context(), timeout=timeout
-                )
+            if context is not None and security == "tls":
+                conn = imaplib.IMAP4_SSL(host, port, ssl_context=context, timeout=timeout)
             else:
                 conn = imaplib.IMAP4(host, port, timeout=timeout)
-                if account.imap_security == "starttls":
-                    conn.starttls(ssl.create_default_context())
+                if context is not None:  # STARTTLS: refused (not skipped) if not offered
+                    if "STARTTLS" not in conn.capabilities:
+                        raise imaplib.IMAP4.error(
+                            "the server does not offer STARTTLS (choose TLS, or another port)"
+                        )
+                    conn.starttls(context)
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise MailUnreachable(f"cannot reach IMAP server {host}:{port}: {exc}") from exc
+            if conn is not None:
+                with contextlib.suppress(OSError):
+                    conn.shutdown()
+            raise MailUnreachable(describe_connect_error(exc, host, port, "IMAP")) from exc
         session = cls(conn)
         try:
             conn.login(account.login, password)
@@ -158,10 +169,7 @@ class BlockingImap:
 
         return self._wrap(run)
 
-    def fetch(
-        self, uids: Iterable[int] | str, *, body: bool, changedsince: int | None = None
-    ) -> list[FetchedMessage]:
-        """UID FETCH of flags (and the whole message with ``BODY.PEEK[]``, never setting \\Seen)."""
+    def _fetch_spec(self, body: bool, changedsince: int | None = None) -> str:
         items = ["UID", "FLAGS"]
         if self.condstore:
             items.append("MODSEQ")
@@ -170,6 +178,13 @@ class BlockingImap:
         spec = "(" + " ".join(items) + ")"
         if changedsince is not None:
             spec += f" (CHANGEDSINCE {changedsince})"
+        return spec
+
+    def fetch(
+        self, uids: Iterable[int] | str, *, body: bool, changedsince: int | None = None
+    ) -> list[FetchedMessage]:
+        """UID FETCH of flags (and the whole message with ``BODY.PEEK[]``, never setting \\Seen)."""
+        spec = self._fetch_spec(body, changedsince)
         uid_set = uids if isinstance(uids, str) else uid_ranges(uids)
 
         def run() -> list[FetchedMessage]:
@@ -179,12 +194,57 @@ class BlockingImap:
 
         return self._wrap(run)
 
+    def fetch_pipelined(self, batches: list[list[int]]) -> Iterator[list[FetchedMessage]]:
+        """Whole messages of each batch of UIDs in turn (``BODY.PEEK[]``), with the next
+        command sent before this one's answer is read: the server reads and sends the next
+        batch while the caller parses this one.
+
+        imaplib has no pipelining API; its ``_command`` / ``_command_complete`` (the two
+        halves of every command, unchanged since Python 2) do it; without them the commands
+        run one at a time. A server may answer pipelined FETCHes interleaved (Dovecot
+        does), so answers are sorted into batches by UID: once a command completes, every
+        message it asked for has arrived (those missing were expunged).
+        """
+        conn: Any = self.conn
+        if not (hasattr(conn, "_command") and hasattr(conn, "_command_complete")):
+            for batch in batches:
+                yield [m for m in self.fetch(batch, body=True) if m.body is not None]
+            return
+        spec = self._fetch_spec(body=True)
+        arrived: dict[int, FetchedMessage] = {}
+
+        def send(batch: list[int]) -> Any:
+            return conn._command("UID", "FETCH", uid_ranges(batch), spec)
+
+        def complete(tag: Any) -> None:
+            typ, dat = conn._command_complete("UID", tag)
+            typ, data = conn._untagged_response(typ, dat, "FETCH")
+            self._check(typ, data, "UID FETCH")
+            for message in _parse_fetch(data):
+                if message.body is not None:  # not a flag change pushed meanwhile
+                    arrived[message.uid] = message
+
+        pending = self._wrap(functools.partial(send, batches[0])) if batches else None
+        for i, batch in enumerate(batches):
+            tag, pending = pending, None
+            if i + 1 < len(batches):
+                pending = self._wrap(functools.partial(send, batches[i + 1]))
+            self._wrap(functools.partial(complete, tag))
+            yield [arrived.pop(uid) for uid in batch if uid in arrived]
+
     def store_flags(self, uid: int, op: str, flags: str) -> None:
         def run() -> None:
             typ, data = self.conn.uid("STORE", str(uid), op, flags)
             self._check(typ, data, "UID STORE")
 
         self._wrap(run)
+
+    def shutdown(self) -> None:
+        """Drop the connection without a word to the server (never blocks)."""
+        try:
+            self.conn.shutdown()
+        except OSError:
+            pass
 
     def close(self) -> None:
         try:

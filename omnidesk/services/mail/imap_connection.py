@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-import ssl
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import aioimaplib
+
+from omnidesk.mail.types import MailAccount, PasswordProvider
 
 from .errors import (
     MailAuthError,
@@ -25,7 +26,7 @@ from .errors import (
     MailUnreachable,
 )
 from .imap_blocking import quote_mailbox
-from .types import MailAccount, PasswordProvider
+from .tls import client_context, describe_connect_error, refuse_plaintext
 
 T = TypeVar("T")
 LOST = "__omnidesk_connection_lost__"
@@ -47,13 +48,15 @@ class AsyncImap:
         account = self.account
         if account.imap_security == "starttls":
             raise MailProtocolError("aioimaplib has no STARTTLS; use TLS (port 993) for push")
+        if account.imap_security == "none":
+            refuse_plaintext(account.imap_host, account.imap_port, "IMAP")
         try:
             if account.imap_security == "tls":
                 client = aioimaplib.IMAP4_SSL(
                     account.imap_host,
                     account.imap_port,
                     timeout=self.timeout,
-                    ssl_context=ssl.create_default_context(),
+                    ssl_context=client_context(account.tls_ca_file),
                 )
             else:
                 client = aioimaplib.IMAP4(
@@ -69,7 +72,7 @@ class AsyncImap:
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             await self.close()
             raise MailUnreachable(
-                f"cannot reach IMAP server {account.imap_host}:{account.imap_port}: {exc!r}"
+                describe_connect_error(exc, account.imap_host, account.imap_port, "IMAP")
             ) from exc
         response = await self._call(client.login(account.login, self.password_provider()))
         if response.result != "OK":

@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable
 
 from aioimaplib import STOP_WAIT_SERVER_PUSH
 
+from omnidesk.mail.types import MailAccount, PasswordProvider
+
 from .errors import MailAuthError, MailConnectionLost, MailError
 from .imap_connection import LOST, AsyncImap
-from .types import MailAccount, PasswordProvider
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +30,12 @@ DEFAULT_REISSUE = 28 * 60.0
 _CHANGE_WORDS = (b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED")
 
 
-def _raise_if_cancelled() -> None:
+def raise_if_cancelled() -> None:
     """Honour a cancel that something swallowed on the way.
 
     On Python 3.11 ``asyncio.wait_for`` (used inside aioimaplib) drops a cancel that lands
-    as its inner call completes; the task still counts it, so the loops check here.
+    as its inner call completes; the task still counts it, so the loops check here (and so
+    does every loop built over them, e.g. :class:`~.accounts.AccountRunner`).
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling():
@@ -75,6 +77,9 @@ class FolderWatcher:
         """How many IDLE commands were issued (tests check the re-issue)."""
         self.connect_count = 0
         self.idling = asyncio.Event()
+        self.retry_delay = 0.0
+        """Seconds until the next reconnect; set before ``on_status("disconnected", ...)``
+        so a status line can say when."""
 
     def _status(self, what: str, error: Exception | None = None) -> None:
         if self.on_status is not None:
@@ -84,7 +89,7 @@ class FolderWatcher:
         """Watch until cancelled. Raises only :class:`MailAuthError`."""
         attempt = 0
         while True:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             client = AsyncImap(self.account, self.password_provider, timeout=self.timeout)
             try:
                 await client.connect()
@@ -98,9 +103,10 @@ class FolderWatcher:
                 raise
             except MailError as exc:
                 self.idling.clear()
-                self._status("disconnected", exc)
                 delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rnd)
                 attempt += 1
+                self.retry_delay = delay
+                self._status("disconnected", exc)
                 log.info("IMAP watcher for %s: %s; retry in %.1fs", self.folder, exc, delay)
                 await asyncio.sleep(delay)
             finally:
@@ -108,14 +114,14 @@ class FolderWatcher:
 
     async def _idle_loop(self, client: AsyncImap) -> None:
         while True:
-            _raise_if_cancelled()
+            raise_if_cancelled()
             idle = await client.idle_start(self.reissue_after)
             self.idle_count += 1
             self.idling.set()
             self._status("idle")
             changed = False
             while client.has_pending_idle():
-                _raise_if_cancelled()
+                raise_if_cancelled()
                 pushed = await client.wait_push(self.reissue_after)
                 if pushed == LOST:
                     raise MailConnectionLost("IMAP connection lost during IDLE")

@@ -1,27 +1,26 @@
 """Syncing one account's folders into a :class:`~.sink.MailSink`.
 
 First sync: every UID, newest first, in batches of ``UID FETCH (UID FLAGS BODY.PEEK[])``
-(never sets ``\\Seen``), parsed in the worker thread, with a progress callback.
+(never sets ``\\Seen``), parsed off the event loop, stored batch by batch with a progress
+callback; the next batches are fetched and parsed while one is stored (a child process
+for big fetches, see :mod:`.fetch_worker`; else a worker thread).
 Later syncs: new mail above the highest known UID, flag changes by CONDSTORE
 ``CHANGEDSINCE`` (else chunked ``UID FETCH (UID FLAGS)``), expunges by a ``UID SEARCH ALL``
 diff (only when the message count says something went away), and a full refetch when
-UIDVALIDITY changed. The IMAP work runs on stdlib imaplib in a worker thread (email-notes,
-trap 9); each call is bounded by ``asyncio.wait_for``.
+UIDVALIDITY changed. The IMAP work runs on stdlib imaplib in worker threads (email-notes,
+trap 9); each call is bounded by ``asyncio.timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from .errors import MailConnectionLost, MailError
-from .imap_blocking import BlockingImap, FetchedMessage, SelectInfo, chunks, uid_ranges
-from .imap_connection import AsyncImap
-from .parse import parse_message
-from .sink import MailSink
-from .types import (
+from omnidesk.mail.sink import MailSink
+from omnidesk.mail.types import (
     FlagUpdate,
     FolderState,
     MailAccount,
@@ -31,10 +30,18 @@ from .types import (
     SyncResult,
 )
 
+from .errors import MailConnectionLost, MailError
+from .fetch_worker import FetchJob, WorkerFetch, fetch_and_parse
+from .imap_blocking import BlockingImap, FetchedMessage, SelectInfo, chunks, uid_ranges
+from .imap_connection import AsyncImap
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 ProgressCallback = Callable[[SyncProgress], None]
 FLAG_CHUNK = 500
 """At most this many UIDs per flag FETCH (aioimaplib trap 2; also kind to servers)."""
+WORKER_MIN = 1000
+"""From this many messages a fetch runs in a child process (starting one costs ~0.2 s)."""
 
 
 class FolderSync:
@@ -49,6 +56,7 @@ class FolderSync:
         batch_size: int = 200,
         timeout: float = 60.0,
         progress: ProgressCallback | None = None,
+        worker_min: int | None = WORKER_MIN,
     ) -> None:
         self.account = account
         self.password_provider = password_provider
@@ -56,6 +64,8 @@ class FolderSync:
         self.batch_size = batch_size
         self.timeout = timeout
         self.progress = progress
+        self.worker_min = worker_min
+        """Fetch this many messages or more in a child process; None: never."""
         self._session: BlockingImap | None = None
         self._lock = asyncio.Lock()
 
@@ -112,7 +122,7 @@ class FolderSync:
         if sel.uidnext > state.uidnext or sel.exists:
             found = await self._run(session.search_uids, f"UID {state.highest_uid + 1}:*")
             new_uids = sorted((u for u in found if u > state.highest_uid), reverse=True)
-        await self._fetch_bodies(session, folder, new_uids)
+        await self._fetch_bodies(session, folder, sel, new_uids)
 
         flag_changes = await self._sync_flags(session, folder, state, sel)
 
@@ -143,7 +153,7 @@ class FolderSync:
         self, session: BlockingImap, folder: str, sel: SelectInfo, *, resync: bool
     ) -> SyncResult:
         uids = sorted(await self._run(session.search_uids, "ALL"), reverse=True)
-        await self._fetch_bodies(session, folder, uids)
+        await self._fetch_bodies(session, folder, sel, uids)
         highest = max(uids, default=0)
         await self.sink.save_folder_state(
             self.account.id,
@@ -157,19 +167,83 @@ class FolderSync:
         )
         return SyncResult(folder, new=len(uids), full_resync=resync)
 
-    async def _fetch_bodies(self, session: BlockingImap, folder: str, uids: list[int]) -> None:
-        """Fetch, parse (in the worker) and store ``uids`` in batches, in the order given."""
+    async def _fetch_bodies(
+        self, session: BlockingImap, folder: str, sel: SelectInfo, uids: list[int]
+    ) -> None:
+        """Fetch, parse and store ``uids`` in batches, in the order given (newest first).
+
+        While the sink stores one batch (on the cache's thread) the next ones are already
+        being fetched and parsed: in a child process for a big fetch (the GIL would
+        otherwise serialise parsing and storing; see :mod:`.fetch_worker`), else in a
+        worker thread. The first batch is always fetched here, so the newest mail shows up
+        while the child starts. Progress is reported after each stored batch.
+        """
         total = len(uids)
-        done = 0
-        if self.progress and total:
+        if not total:
+            return
+        if self.progress:
             self.progress(SyncProgress(0, total))
-        for batch in chunks(uids, self.batch_size):
-            mails = await self._run(_fetch_and_parse, session, batch, folder)
-            mails.sort(key=lambda m: m.uid or 0, reverse=True)
-            await self.sink.store_messages(self.account.id, folder, mails)
-            done += len(batch)
-            if self.progress:
-                self.progress(SyncProgress(done, total))
+        batches = list(chunks(uids, self.batch_size))
+        local = _ThreadFetch(self, session, folder, batches)
+        local.start(0)
+        worker: WorkerFetch | None = None
+        done = 0
+        try:
+            if self._worth_a_worker(total, len(batches)):
+                worker = await self._start_worker(folder, sel, batches[1:])
+            for i, batch in enumerate(batches):
+                if worker is None or i == 0:
+                    mails = await local.next_batch(i, prefetch=worker is None)
+                else:
+                    mails = await worker.next_batch(i - 1)
+                await self.sink.store_messages(self.account.id, folder, mails)
+                done += len(batch)
+                if self.progress:
+                    self.progress(SyncProgress(done, total))
+        finally:
+            if worker is not None:
+                await worker.close()
+            await local.close()
+
+    def _worth_a_worker(self, messages: int, batches: int) -> bool:
+        return (
+            self.worker_min is not None
+            and messages >= self.worker_min
+            and batches > 1
+            and WorkerFetch.available()
+        )
+
+    async def _start_worker(
+        self, folder: str, sel: SelectInfo, batches: list[list[int]]
+    ) -> WorkerFetch | None:
+        """A running child for ``batches``, or None (then this process fetches them)."""
+        job = FetchJob(
+            self.account, self.password_provider(), folder, sel.uidvalidity, batches, self.timeout
+        )
+        worker = WorkerFetch(job)
+        try:
+            await worker.start()
+        except OSError as exc:
+            log.warning("no fetch worker (%s): fetching in this process", exc)
+            await worker.close()
+            return None
+        except BaseException:
+            await asyncio.shield(worker.close())
+            raise
+        return worker
+
+    def _abandon(self, session: BlockingImap, ahead: asyncio.Future[list[ParsedMail]]) -> None:
+        """The sync stopped while a worker thread still talks on ``session``: nobody may use
+        that connection again; it is shut once the worker is done with it."""
+        if self._session is session:
+            self._session = None
+
+        def shut(future: asyncio.Future[list[ParsedMail]]) -> None:
+            if not future.cancelled():
+                future.exception()  # retrieved: the sync already reported its own error
+            session.shutdown()
+
+        ahead.add_done_callback(shut)
 
     async def _sync_flags(
         self, session: BlockingImap, folder: str, state: FolderState, sel: SelectInfo
@@ -219,15 +293,42 @@ class FolderSync:
                 await client.close()
 
 
-def _fetch_and_parse(session: BlockingImap, uids: list[int], folder: str) -> list[ParsedMail]:
-    out = []
-    for item in session.fetch(uid_ranges(uids), body=True):
-        if item.body is None:
-            continue
-        out.append(
-            parse_message(item.body, uid=item.uid, folder=folder, flags=_clean_flags(item.flags))
+class _ThreadFetch:
+    """Batches fetched and parsed in worker threads on the sync's own connection, one
+    batch ahead of the store."""
+
+    def __init__(
+        self, sync: FolderSync, session: BlockingImap, folder: str, batches: list[list[int]]
+    ) -> None:
+        self.sync = sync
+        self.session = session
+        self.folder = folder
+        self.batches = batches
+        self._ahead: asyncio.Future[list[ParsedMail]] | None = None
+
+    def start(self, index: int) -> asyncio.Future[list[ParsedMail]]:
+        """Begin fetching batch ``index`` (one at a time: the connection is shared)."""
+        assert self._ahead is None or self._ahead.done()
+        self._ahead = asyncio.ensure_future(
+            self.sync._run(fetch_and_parse, self.session, self.batches[index], self.folder)
         )
-    return out
+        return self._ahead
+
+    async def next_batch(self, index: int, *, prefetch: bool = True) -> list[ParsedMail]:
+        """Batch ``index`` (started before, or now); then start the one after it."""
+        ahead = self._ahead if self._ahead is not None else self.start(index)
+        mails = await ahead
+        self._ahead = None
+        if prefetch and index + 1 < len(self.batches):
+            self.start(index + 1)
+        return mails
+
+    async def close(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and not ahead.done():
+            self.sync._abandon(self.session, ahead)
+        elif ahead is not None and not ahead.cancelled():
+            ahead.exception()  # an unused batch: fetched after the sync gave up
 
 
 def _clean_flags(flags: frozenset[str]) -> frozenset[str]:

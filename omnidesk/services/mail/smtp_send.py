@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from .compose import ComposedMail
+from omnidesk.mail.compose import ComposedMail
+from omnidesk.mail.types import MailAccount, PasswordProvider
+
 from .errors import (
     MailAuthError,
     MailConnectionLost,
@@ -23,7 +25,7 @@ from .errors import (
 )
 from .imap_blocking import BlockingImap, quote_mailbox
 from .imap_connection import AsyncImap
-from .types import MailAccount, PasswordProvider
+from .tls import client_context
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ async def smtp_send(
                 use_tls=security == "tls",
                 start_tls=True if security == "starttls" else False,
                 tls_context=tls_context
-                or (ssl.create_default_context() if security != "none" else None),
+                or (client_context(account.tls_ca_file) if security != "none" else None),
                 timeout=timeout,
             )
     except aiosmtplib.SMTPAuthenticationError as exc:

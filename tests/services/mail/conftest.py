@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from omnidesk.services.mail.types import MailAccount
+from omnidesk.mail.types import MailAccount
 from tests.helpers.dovecot import DovecotServer, dovecot_binary
 from tests.helpers.smtp_server import SmtpServer
 

@@ -6,8 +6,8 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from omnidesk.services.mail.threads import Threader
-from omnidesk.services.mail.types import FlagUpdate, FolderState, ParsedMail
+from omnidesk.mail.threads import Threader
+from omnidesk.mail.types import FlagUpdate, FolderState, ParsedMail
 
 
 @dataclass

@@ -4,14 +4,14 @@ import datetime as dt
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from omnidesk.services.mail.compose import (
+from omnidesk.mail.compose import (
     OutgoingAttachment,
     build_message,
     build_reply,
     reply_references,
 )
-from omnidesk.services.mail.parse import parse_message
-from omnidesk.services.mail.types import MailAccount, SignatureImage
+from omnidesk.mail.parse import parse_message
+from omnidesk.mail.types import MailAccount, SignatureImage
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 

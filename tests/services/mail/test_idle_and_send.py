@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from omnidesk.services.mail.compose import build_reply
+from omnidesk.mail.compose import build_reply
+from omnidesk.mail.types import MailAccount
 from omnidesk.services.mail.imap_idle import FolderWatcher
 from omnidesk.services.mail.imap_sync import FolderSync
 from omnidesk.services.mail.smtp_send import send_and_file
-from omnidesk.services.mail.types import MailAccount
 from tests.helpers.dovecot import DovecotServer
 from tests.helpers.smtp_server import SmtpServer
 from tests.services.mail.factory import make_raw

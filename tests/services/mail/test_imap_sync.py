@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
+from omnidesk.mail.types import MailAccount, SyncProgress
 from omnidesk.services.mail.errors import MailAuthError, MailUnreachable
 from omnidesk.services.mail.imap_blocking import BlockingImap
 from omnidesk.services.mail.imap_connection import AsyncImap
 from omnidesk.services.mail.imap_sync import FolderSync
-from omnidesk.services.mail.types import MailAccount, SyncProgress
 from tests.helpers.dovecot import DovecotServer, free_port
 from tests.services.mail.factory import make_raw
 from tests.services.mail.memory_sink import MemorySink

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omnidesk.services.mail.parse import parse_message, sanitize_html
+from omnidesk.mail.parse import parse_message, sanitize_html
 
 SIMPLE = (
     b"Message-ID: <a1@example.com>\r\n"

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from omnidesk.services.mail.parse import parse_message
-from omnidesk.services.mail.subject import normalize_subject, reply_subject, strip_prefixes
-from omnidesk.services.mail.threads import Threader, assign_threads
-from omnidesk.services.mail.types import Address, ParsedMail
+from omnidesk.mail.parse import parse_message
+from omnidesk.mail.subject import normalize_subject, reply_subject, strip_prefixes
+from omnidesk.mail.threads import Threader, assign_threads
+from omnidesk.mail.types import Address, ParsedMail
 
 AGENT = "support@shop.test"
 COLLEAGUE = "kim@shop.test"

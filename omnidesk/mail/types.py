@@ -56,6 +56,9 @@ class MailAccount:
     signature_images: tuple[SignatureImage, ...] = ()
     own_addresses: tuple[str, ...] = ()
     """Aliases that also belong to the agent (left out of reply-all)."""
+    tls_ca_file: str = ""
+    """A PEM file of certificates to trust *as well as* the system's (a private CA or a
+    self-signed server certificate), for IMAP and SMTP; ``""`` trusts the system store only."""
 
     @property
     def domain(self) -> str:

@@ -1,0 +1,345 @@
+"""MailService end to end: real Dovecot, real aiosmtpd, the real SQLite cache and MailStore."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from omnidesk.changes import Changes
+from omnidesk.domain import (
+    ConversationStatus,
+    Direction,
+    MailAccountState,
+    MailAccountStatus,
+    MessageStatus,
+)
+from omnidesk.mail.types import MailAccount
+from omnidesk.services.mail.accounts import RunnerSettings
+from omnidesk.services.mail.service import MailService
+from omnidesk.storage import Cache
+from omnidesk.storage.mail_store import MailStore
+from tests.helpers.dovecot import DovecotServer
+from tests.helpers.smtp_server import SmtpServer
+from tests.services.mail.factory import make_raw
+
+QUICK = RunnerSettings(timeout=5.0, retry_initial=0.1, retry_max=0.5)
+
+
+async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> float:
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+async def wait_for_async(check: Callable[[], Awaitable[object]], timeout: float = 10.0) -> None:
+    """Like :func:`wait_until` for a coroutine function."""
+    start = time.monotonic()
+    while not await check():
+        if time.monotonic() - start > timeout:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def server_flags(dovecot: DovecotServer, folder: str = "INBOX") -> dict[int, str]:
+    conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
+    try:
+        conn.login(dovecot.user, dovecot.password)
+        conn.select(f'"{folder}"')
+        _typ, data = conn.uid("FETCH", "1:*", "(UID FLAGS)")
+    finally:
+        conn.logout()
+    out = {}
+    for line in data:
+        if isinstance(line, bytes) and b"UID" in line:
+            text = line.decode()
+            uid = int(text.split("UID ")[1].split()[0].rstrip(")"))
+            out[uid] = text.split("FLAGS (")[1].split(")")[0]
+    return out
+
+
+@dataclass
+class Console:
+    """What app.py would build, plus what the UI would have been told."""
+
+    service: MailService
+    cache: Cache
+    store: MailStore
+    account: MailAccount
+    changes: list[Changes] = field(default_factory=list)
+    statuses: list[MailAccountStatus] = field(default_factory=list)
+
+    def state(self) -> MailAccountState | None:
+        return self.statuses[-1].state if self.statuses else None
+
+    async def mail_conversations(self) -> list[int]:
+        return [c.id for c in await self.cache.conversations() if c.id < 0]
+
+    async def only_conversation(self) -> int:
+        await wait_for_async(self.mail_conversations)
+        (cid,) = await self.mail_conversations()
+        return cid
+
+
+@pytest.fixture
+def smtp_later(dovecot: DovecotServer) -> Iterator[SmtpServer]:
+    """An SMTP server with its port chosen but not started (a test starts it when it likes)."""
+    server = SmtpServer(user=dovecot.user, password=dovecot.password, deliver=dovecot.deliver)
+    yield server
+    if server.controller._thread is not None:
+        server.stop()
+    else:  # never started: its loop was made anyway
+        server.controller.loop.close()
+
+
+@pytest.fixture
+async def console(
+    dovecot: DovecotServer, account: MailAccount, smtp_later: SmtpServer, tmp_path: Path
+) -> AsyncIterator[Console]:
+    cache = await Cache.open(tmp_path / "cache.sqlite3")
+    store = MailStore(cache, {})
+    account = replace(account, smtp_port=smtp_later.port, signature_html="<b>Shop</b> team")
+    changes: list[Changes] = []
+    statuses: list[MailAccountStatus] = []
+    service = MailService(
+        store, [account], lambda _id: dovecot.password, changes.append, statuses.append,
+        settings=QUICK, interactive_timeout=5,
+    )  # fmt: skip
+    box = Console(service, cache, store, account, changes, statuses)
+    await box.service.start()
+    try:
+        yield box
+    finally:
+        await box.service.shutdown()
+        await box.service.shutdown()  # idempotent
+        await cache.close()
+
+
+async def test_mail_shows_as_conversation_and_opening_marks_it_read_on_server(
+    dovecot: DovecotServer, console: Console
+) -> None:
+    dovecot.deliver(make_raw(1, sender="Anna <anna@c.example>", subject="Broken lamp"))
+    cid = await console.only_conversation()
+    await wait_until(lambda: console.state() is MailAccountState.LIVE)
+    conv = await console.cache.conversation(cid)
+    assert conv is not None and conv.unread_count == 1
+    assert conv.contact.handle == "anna@c.example" and conv.channel.id == "email:acct"
+    assert any(cid in c.conversations for c in console.changes)  # the UI was told
+    assert "\\Seen" not in server_flags(dovecot)[1]
+
+    changes = await console.service.open_conversation(cid)
+    assert cid in changes.conversations or cid in changes.threads
+    conv = await console.cache.conversation(cid)
+    assert conv is not None and conv.unread_count == 0  # at once, before the server knows
+    await wait_until(lambda: "\\Seen" in server_flags(dovecot)[1], timeout=5)
+
+    # new mail in the same conversation arrives by IDLE
+    dovecot.deliver(make_raw(2, sender="anna@c.example", subject="Re: Broken lamp",
+                             in_reply_to="<msg1@c.example>"))  # fmt: skip
+    await wait_for_async(lambda: _unread(console, cid, 1), timeout=5)
+
+
+async def _unread(console: Console, cid: int, count: int) -> bool:
+    conv = await console.cache.conversation(cid)
+    return conv is not None and conv.unread_count == count
+
+
+async def test_reading_in_another_client_clears_unread(
+    dovecot: DovecotServer, console: Console
+) -> None:
+    dovecot.deliver(make_raw(1))
+    cid = await console.only_conversation()
+    await wait_until(lambda: console.state() is MailAccountState.LIVE)
+    assert await _unread(console, cid, 1)
+    conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
+    try:
+        conn.login(dovecot.user, dovecot.password)
+        conn.select("INBOX")
+        conn.uid("STORE", "1", "+FLAGS", "(\\Seen)")
+    finally:
+        conn.logout()
+    await wait_for_async(lambda: _unread(console, cid, 0), timeout=5)
+
+
+async def test_open_while_offline_sets_seen_once_back(
+    dovecot: DovecotServer, console: Console
+) -> None:
+    dovecot.deliver(make_raw(1))
+    cid = await console.only_conversation()
+    await wait_until(lambda: console.state() is MailAccountState.LIVE)
+    await asyncio.to_thread(dovecot.stop)
+    await wait_until(lambda: console.state() is MailAccountState.RETRYING)
+    await console.service.open_conversation(cid)
+    assert await _unread(console, cid, 0)
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(dovecot.start)
+    await wait_until(lambda: "\\Seen" in server_flags(dovecot).get(1, ""), timeout=10)
+    await wait_until(lambda: console.state() is MailAccountState.LIVE)
+    assert await _unread(console, cid, 0)
+
+
+async def test_reply_reaches_smtp_in_the_thread_with_attachment(
+    dovecot: DovecotServer, console: Console, smtp_later: SmtpServer, tmp_path: Path
+) -> None:
+    smtp_later.start()
+    dovecot.deliver(make_raw(1, sender="Anna <anna@c.example>", subject="Broken lamp",
+                             message_id="<root@c.example>"))  # fmt: skip
+    cid = await console.only_conversation()
+    (tmp_path / "manual.pdf").write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 400)
+
+    changes = await console.service.send_reply(
+        cid, "A new lamp is on its way.", None, attachments=[tmp_path / "manual.pdf"]
+    )
+    assert changes.outbox and cid in changes.threads
+    await wait_until(lambda: smtp_later.received, timeout=10)
+    (received,) = smtp_later.received
+    assert received.rcpt_tos == ["anna@c.example"]
+    msg = message_from_bytes(received.data, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    assert msg["In-Reply-To"] == "<root@c.example>"
+    assert msg["References"] == "<root@c.example>"
+    assert msg["Subject"] == "Re: Broken lamp"
+    body = msg.get_body(("plain",))
+    assert body is not None and "A new lamp is on its way." in body.get_content()
+    assert "Shop team" in body.get_content()  # the signature
+    (attached,) = list(msg.iter_attachments())
+    assert attached.get_content() == (tmp_path / "manual.pdf").read_bytes()
+
+    # shown in the thread as sent, the outbox empty, filed in Sent with \Seen
+    async def sent_in_thread() -> bool:
+        mine = [m for m in await console.cache.messages(cid) if m.direction is Direction.OUT]
+        return bool(mine) and mine[0].status is MessageStatus.SENT
+
+    await wait_for_async(sent_in_thread)
+    assert await console.cache.outbox(cid) == []
+    await wait_until(lambda: "\\Seen" in server_flags(dovecot, "Sent").get(1, ""), timeout=5)
+    assert await console.mail_conversations() == [cid]  # Sent and the INBOX copy: one thread
+
+    # the attachment saved from the server is the file that was sent
+    ours = [m for m in await console.cache.messages(cid) if m.direction is Direction.OUT][0]
+    await wait_for_async(lambda: _located(console, ours.id))
+    await console.service.save_attachment(ours.id, 0, tmp_path / "saved.pdf")
+    assert (tmp_path / "saved.pdf").read_bytes() == (tmp_path / "manual.pdf").read_bytes()
+
+
+async def _located(console: Console, message_id: int) -> bool:
+    return bool(await console.store.locate(message_id))
+
+
+async def test_reply_written_while_smtp_is_down_goes_out_once(
+    dovecot: DovecotServer, console: Console, smtp_later: SmtpServer
+) -> None:
+    dovecot.deliver(make_raw(1, sender="anna@c.example", message_id="<root@c.example>"))
+    cid = await console.only_conversation()
+    await console.service.send_reply(cid, "Sorry for the wait.", None)
+    await asyncio.sleep(1.0)  # the sender tries, fails, and keeps it queued
+    (queued,) = await console.cache.outbox(cid)
+    assert queued.text == "Sorry for the wait."
+
+    smtp_later.start()
+    await wait_until(lambda: smtp_later.received, timeout=15)
+    await wait_for_async(lambda: _outbox_empty(console, cid), timeout=5)
+    await asyncio.sleep(1.0)
+    assert len(smtp_later.received) == 1
+
+
+async def _outbox_empty(console: Console, cid: int) -> bool:
+    return await console.cache.outbox(cid) == []
+
+
+async def test_cancelled_reply_is_never_sent(
+    dovecot: DovecotServer, console: Console, smtp_later: SmtpServer
+) -> None:
+    dovecot.deliver(make_raw(1, sender="anna@c.example"))
+    cid = await console.only_conversation()
+    await console.service.send_reply(cid, "Oops, wrong customer.", None)
+    await asyncio.sleep(0.5)
+    (queued,) = await console.cache.outbox(cid)
+    changes = await console.service.cancel_reply(queued.client_id)
+    assert changes.outbox
+    smtp_later.start()
+    await asyncio.sleep(1.5)
+    assert smtp_later.received == []
+    assert await console.cache.outbox(cid) == []
+
+
+async def test_detail_with_inline_image_and_status(
+    dovecot: DovecotServer, console: Console
+) -> None:
+    logo = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+    msg = EmailMessage()
+    msg["Message-ID"] = "<rich@c.example>"
+    msg["From"] = "anna@c.example"
+    msg["To"] = "agent@shop.test"
+    msg["Subject"] = "Look"
+    msg.set_content("see the picture")
+    msg.add_alternative('<p>see <img src="cid:pic@c"> and <img src="http://x.example/t.gif"></p>',
+                        subtype="html")  # fmt: skip
+    html_part = list(msg.iter_parts())[1]
+    assert isinstance(html_part, EmailMessage)
+    html_part.add_related(logo, "image", "png", cid="<pic@c>")
+    dovecot.deliver(msg.as_bytes(policy=policy.SMTP))
+    cid = await console.only_conversation()
+    await wait_until(lambda: console.state() is MailAccountState.LIVE)
+    (mail,) = await console.cache.messages(cid)
+
+    detail = await console.service.detail(mail.id)
+    assert detail is not None and detail.inline_images == {"pic@c": logo}
+    assert detail.has_remote_images and "x.example" not in detail.html
+    await asyncio.to_thread(dovecot.stop)  # now served from the cache
+    again = await console.service.detail(mail.id)
+    assert again is not None and again.inline_images == {"pic@c": logo}
+    with_remote = await console.service.detail(mail.id, allow_remote=True)
+    assert with_remote is not None and "http://x.example/t.gif" in with_remote.html
+
+    changes = await console.service.set_status(cid, ConversationStatus.RESOLVED)
+    assert cid in changes.conversations
+    conv = await console.cache.conversation(cid)
+    assert conv is not None and conv.status is ConversationStatus.RESOLVED
+
+
+async def test_set_accounts_restarts_changed_and_stops_removed(
+    dovecot: DovecotServer, console: Console
+) -> None:
+    await wait_until(lambda: console.state() is MailAccountState.LIVE)
+    assert [s.state for s in console.service.statuses()] == [MailAccountState.LIVE]
+    changed = replace(console.account, display_name="Support")
+    await console.service.set_accounts([changed])
+    states = [s.state for s in console.statuses]
+    stopped = states.index(MailAccountState.STOPPED)
+    assert states[stopped - 1 : stopped + 2] == [
+        MailAccountState.LIVE, MailAccountState.STOPPED, MailAccountState.STARTING,
+    ]  # fmt: skip
+    await wait_until(lambda: console.state() is MailAccountState.LIVE)
+    await console.service.set_accounts([])
+    assert console.state() is MailAccountState.STOPPED
+    assert console.service.statuses() == []
+
+
+async def test_wrong_password_waits_until_it_changes(
+    dovecot: DovecotServer, account: MailAccount, tmp_path: Path
+) -> None:
+    cache = await Cache.open(tmp_path / "cache.sqlite3")
+    passwords = {"acct": "wrong"}
+    statuses: list[MailAccountStatus] = []
+    service = MailService(MailStore(cache, {}), [account], passwords.get, lambda _c: None,
+                          statuses.append, settings=QUICK)  # fmt: skip
+    try:
+        await service.start()
+        await wait_until(lambda: statuses and statuses[-1].state is MailAccountState.AUTH_FAILED)
+        passwords["acct"] = dovecot.password
+        service.password_changed("acct")
+        await wait_until(lambda: statuses[-1].state is MailAccountState.LIVE, timeout=15)
+    finally:
+        await service.shutdown()
+        await cache.close()

@@ -1,0 +1,255 @@
+"""TLS against the real Dovecot: implicit TLS, STARTTLS, IDLE over TLS, and the refusals.
+
+The server's certificate is signed by a CA made at setup (``DovecotServer(tls=True)``) that
+no system store knows, so "trusted" means "named by ``MailAccount.tls_ca_file``" and the
+same server doubles as the untrusted one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import ssl
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from omnidesk.mail.compose import build_message
+from omnidesk.mail.types import Address, MailAccount, Security
+from omnidesk.services.mail.errors import MailUnreachable
+from omnidesk.services.mail.imap_connection import AsyncImap
+from omnidesk.services.mail.imap_idle import FolderWatcher
+from omnidesk.services.mail.imap_sync import FolderSync
+from omnidesk.services.mail.smtp_send import smtp_send
+from omnidesk.services.mail.tls import is_loopback
+from relay.testing.server import free_port
+from tests.helpers.dovecot import DovecotServer, dovecot_binary
+from tests.helpers.smtp_server import RecordingHandler
+from tests.services.mail.factory import make_raw
+from tests.services.mail.memory_sink import MemorySink
+
+
+@pytest.fixture
+def tls_dovecot() -> Iterator[DovecotServer]:
+    binary = dovecot_binary()
+    if binary is None or shutil.which("openssl") is None:
+        reason = "dovecot and openssl are needed (apt-get install -y dovecot-imapd openssl)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    if os.geteuid() != 0:
+        pytest.skip("the private Dovecot must start as root (it hands the mailbox to `mail`)")
+    server = DovecotServer.create(binary, tls=True)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def tls_account(tls_dovecot: DovecotServer) -> MailAccount:
+    """Implicit TLS (the 993 kind) on the ``imaps`` listener, trusting the test CA."""
+    return MailAccount(
+        id="acct",
+        address="agent@shop.test",
+        login=tls_dovecot.user,
+        imap_host="127.0.0.1",
+        imap_port=tls_dovecot.imaps_port,
+        imap_security="tls",
+        smtp_host="127.0.0.1",
+        smtp_port=0,
+        smtp_security="none",
+        tls_ca_file=str(tls_dovecot.tls_ca_file),
+    )
+
+
+def tls_logins(server: DovecotServer) -> int:
+    """Logins Dovecot itself recorded as made over TLS."""
+    log = (server.root / "dovecot.log").read_text(errors="replace")
+    return sum(1 for line in log.splitlines() if "Login: user=<" in line and ", TLS," in line)
+
+
+async def sync_once(account: MailAccount, password: str, sink: MemorySink) -> int:
+    sync = FolderSync(account, lambda: password, sink, timeout=10)
+    try:
+        return (await sync.sync("INBOX")).new
+    finally:
+        await sync.aclose()
+
+
+async def test_first_sync_over_implicit_tls(
+    tls_dovecot: DovecotServer, tls_account: MailAccount
+) -> None:
+    tls_dovecot.deliver_many([make_raw(i) for i in range(30)])
+    sink = MemorySink()
+    assert await sync_once(tls_account, tls_dovecot.password, sink) == 30
+    assert len(sink.box("acct")) == 30
+    assert sink.box("acct")[30].message_id == "<msg29@c.example>"
+    assert tls_logins(tls_dovecot) >= 1
+
+
+async def test_localhost_name_is_verified_too(
+    tls_dovecot: DovecotServer, tls_account: MailAccount
+) -> None:
+    tls_dovecot.deliver(make_raw(1))
+    sink = MemorySink()
+    assert await sync_once(replace(tls_account, imap_host="localhost"), tls_dovecot.password, sink)
+
+
+async def test_starttls_on_the_plain_port(
+    tls_dovecot: DovecotServer, tls_account: MailAccount
+) -> None:
+    account = replace(tls_account, imap_port=tls_dovecot.port, imap_security="starttls")
+    tls_dovecot.deliver_many([make_raw(i) for i in range(5)])
+    sink = MemorySink()
+    sync = FolderSync(account, lambda: tls_dovecot.password, sink, timeout=10)
+    try:
+        assert (await sync.sync("INBOX")).new == 5
+        await sync.mark_seen("INBOX", 3)  # STARTTLS accounts do this on the blocking session
+        assert (await sync.sync("INBOX")).flag_changes == 1
+    finally:
+        await sync.aclose()
+    assert sink.box("acct")[3].seen and not sink.box("acct")[2].seen
+    assert tls_logins(tls_dovecot) >= 1
+
+
+async def test_idle_push_over_tls(tls_dovecot: DovecotServer, tls_account: MailAccount) -> None:
+    sink = MemorySink()
+    sync = FolderSync(tls_account, lambda: tls_dovecot.password, sink, timeout=10)
+
+    async def on_change() -> None:
+        await sync.sync("INBOX")
+
+    watcher = FolderWatcher(tls_account, lambda: tls_dovecot.password, "INBOX", on_change,
+                            timeout=10)  # fmt: skip
+    task = asyncio.create_task(watcher.run())
+    try:
+        async with asyncio.timeout(10):
+            await watcher.idling.wait()
+        tls_dovecot.deliver(make_raw(1))
+        start = time.monotonic()
+        async with asyncio.timeout(5):
+            while not sink.box("acct"):
+                await asyncio.sleep(0.02)
+        assert time.monotonic() - start < 2.0
+        assert watcher.connect_count == 1
+    finally:
+        task.cancel()
+        async with asyncio.timeout(10):
+            await asyncio.gather(task, return_exceptions=True)
+        await sync.aclose()
+    assert tls_logins(tls_dovecot) >= 2  # the watcher's and the sync's
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+async def test_untrusted_certificate_is_refused_quickly(
+    tls_dovecot: DovecotServer, tls_account: MailAccount, security: Security
+) -> None:
+    port = tls_dovecot.imaps_port if security == "tls" else tls_dovecot.port
+    untrusted = replace(tls_account, imap_port=port, imap_security=security, tls_ca_file="")
+    start = time.monotonic()
+    with pytest.raises(MailUnreachable, match="certificate .* is not trusted"):
+        await sync_once(untrusted, tls_dovecot.password, MemorySink())
+    if security == "tls":  # aioimaplib (IDLE, interactive commands) refuses it the same way
+        with pytest.raises(MailUnreachable, match="certificate .* is not trusted"):
+            await AsyncImap(untrusted, lambda: tls_dovecot.password, timeout=10).connect()
+    assert time.monotonic() - start < 5
+    assert tls_logins(tls_dovecot) == 0
+
+
+async def test_wrong_host_name_is_refused(
+    tls_dovecot: DovecotServer, tls_account: MailAccount
+) -> None:
+    """The CA is trusted, but the certificate names 127.0.0.1 and localhost only."""
+    other_name = replace(tls_account, imap_host="127.0.0.2")
+    with pytest.raises(MailUnreachable):
+        await sync_once(other_name, tls_dovecot.password, MemorySink())
+
+
+async def test_missing_ca_file_says_so(tls_account: MailAccount) -> None:
+    account = replace(tls_account, tls_ca_file="/nonexistent/ca.pem")
+    with pytest.raises(MailUnreachable, match="CA certificate file"):
+        await sync_once(account, "x", MemorySink())
+
+
+async def test_starttls_not_offered_is_refused_not_skipped(
+    dovecot: DovecotServer, account: MailAccount
+) -> None:
+    """A server without STARTTLS (ssl = no) must not get the password in clear."""
+    starttls = replace(account, imap_security="starttls")
+    with pytest.raises(MailUnreachable, match="STARTTLS"):
+        await sync_once(starttls, dovecot.password, MemorySink())
+    assert "Login: user=<" not in (dovecot.root / "dovecot.log").read_text(errors="replace")
+
+
+async def test_no_tls_to_a_real_network_host_is_refused() -> None:
+    remote = MailAccount(
+        id="acct", address="agent@shop.test", login="agent",
+        imap_host="192.0.2.10", imap_port=143, imap_security="none",
+    )  # fmt: skip
+    start = time.monotonic()
+    with pytest.raises(MailUnreachable, match="without TLS"):
+        await sync_once(remote, "x", MemorySink())
+    with pytest.raises(MailUnreachable, match="without TLS"):
+        await AsyncImap(remote, lambda: "x", timeout=10).connect()
+    assert time.monotonic() - start < 1  # refused before any connection attempt
+
+
+@contextlib.contextmanager
+def tls_smtp(server: DovecotServer, *, implicit: bool) -> Iterator[tuple[int, RecordingHandler]]:
+    """aiosmtpd with the test CA's server certificate: implicit TLS, or STARTTLS required."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(server.tls_dir / "server.pem", server.tls_dir / "server.key")
+
+    def authenticate(*args: Any) -> AuthResult:
+        data = args[-1]
+        ok = isinstance(data, LoginPassword) and data.password.decode() == server.password
+        return AuthResult(success=ok, handled=False)
+
+    handler, port = RecordingHandler(), free_port()
+    # aiosmtpd does not count implicit TLS as TLS for auth_require_tls: only STARTTLS asks
+    tls: dict[str, Any] = (
+        {"ssl_context": context, "auth_require_tls": False}
+        if implicit
+        else {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+    )
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=5,
+                            authenticator=authenticate, **tls)  # fmt: skip
+    controller.start()
+    try:
+        yield port, handler
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize("implicit", [True, False], ids=["tls", "starttls"])
+async def test_smtp_trusts_the_account_ca_and_refuses_without_it(
+    tls_dovecot: DovecotServer, tls_account: MailAccount, implicit: bool
+) -> None:
+    with tls_smtp(tls_dovecot, implicit=implicit) as (port, handler):
+        account = replace(
+            tls_account, smtp_port=port, smtp_security="tls" if implicit else "starttls"
+        )
+        mail = build_message(account, to=[Address("", "customer@c.example")], subject="Hi",
+                             text="Over TLS.")  # fmt: skip
+        await smtp_send(account, lambda: tls_dovecot.password, mail, timeout=10)
+        assert [r.rcpt_tos for r in handler.received] == [["customer@c.example"]]
+        with pytest.raises(MailUnreachable, match="certificate verify failed"):
+            await smtp_send(replace(account, tls_ca_file=""), lambda: tls_dovecot.password,
+                            mail, timeout=10)  # fmt: skip
+        assert len(handler.received) == 1
+
+
+def test_is_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert is_loopback("127.8.0.1") and is_loopback("LOCALHOST")
+    assert not is_loopback("192.0.2.10") and not is_loopback("mail.example.com")
+    assert not is_loopback("localhost.example.com")
