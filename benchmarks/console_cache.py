@@ -465,7 +465,7 @@ def measure_console(path: Path, queries: list[str], profile_cache: bool) -> dict
     from PySide6.QtWidgets import QApplication, QWidget
 
     from omnidesk.app import run_console
-    from omnidesk.settings import Settings, TokenStore
+    from omnidesk.settings import SecretStore, Settings
 
     t_imported = time.perf_counter()
     app = QApplication.instance()
@@ -618,7 +618,7 @@ def measure_console(path: Path, queries: list[str], profile_cache: bool) -> dict
     code = run_console(
         settings,
         token="benchmark-token",
-        token_store=TokenStore(keyring.backends.fail.Keyring()),
+        secret_store=SecretStore(keyring.backends.fail.Keyring()),
         on_ready=on_ready,
         argv=[sys.argv[0]],
     )

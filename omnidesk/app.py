@@ -1,7 +1,9 @@
 """The composition root: QApplication, the qasync loop, storage -> services -> ui, shutdown.
 
 ``omnidesk`` opens the console; ``omnidesk demo`` is wired by the demo module (it calls
-:func:`run_console`).
+:func:`run_console`). The relay part and the mail part (:mod:`omnidesk.app_mail`) stand on
+their own: with no token and some mail accounts the relay is not contacted until a token is
+entered (a mail-only agent), and with no mail account no mail service runs.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import httpx
 import qasync
 
 from omnidesk.settings import (
+    RELAY_KEYRING_SERVICE,
+    SecretStore,
     Settings,
-    TokenStore,
     default_settings_path,
     load_settings,
     save_settings,
@@ -79,7 +82,7 @@ def run_console(
     *,
     settings_path: Path | None = None,
     token: str | None = None,
-    token_store: TokenStore | None = None,
+    secret_store: SecretStore | None = None,
     on_ready: ReadyCallback | None = None,
     on_shutdown: ShutdownHook | None = None,
     argv: Sequence[str] | None = None,
@@ -107,7 +110,7 @@ def run_console(
                 settings,
                 settings_path=settings_path,
                 token=token,
-                token_store=token_store or TokenStore(),
+                secrets=secret_store or SecretStore(),
                 on_ready=on_ready,
                 on_shutdown=on_shutdown,
             )
@@ -119,9 +122,11 @@ async def _ask_master_password(parent: object) -> str | None:
     from PySide6.QtWidgets import QWidget
 
     dialog = QInputDialog(parent if isinstance(parent, QWidget) else None)
-    dialog.setWindowTitle(QCoreApplication.translate("Console", "Unlock saved token"))
+    dialog.setWindowTitle(QCoreApplication.translate("Console", "Unlock saved passwords"))
     dialog.setLabelText(
-        QCoreApplication.translate("Console", "Master password for the encrypted token file:")
+        QCoreApplication.translate(
+            "Console", "Master password for the encrypted file of your token and passwords:"
+        )
     )
     dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
     future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
@@ -141,10 +146,11 @@ async def console_main(
     *,
     settings_path: Path | None,
     token: str | None,
-    token_store: TokenStore,
+    secrets: SecretStore,
     on_ready: ReadyCallback | None = None,
     on_shutdown: ShutdownHook | None = None,
 ) -> int:
+    from omnidesk.app_mail import MailSetup
     from omnidesk.services.console import ConsoleService
     from omnidesk.services.relay_client import RelayClient
     from omnidesk.storage import Cache, CacheError
@@ -178,10 +184,18 @@ async def console_main(
         hub,
         ops,
         settings,
-        token_storage=token_store.storage,
-        token_problem=token_store.problem,
+        token_storage=secrets.storage,
+        token_problem=secrets.problem,
     )
+    mail = MailSetup(cache, secrets, window, settings_path=settings_path)
     closed = False
+    relay_started = False
+
+    async def start_relay() -> None:
+        nonlocal relay_started
+        if not relay_started:
+            relay_started = True
+            await service.start()
 
     async def shutdown() -> None:
         nonlocal closed
@@ -189,6 +203,7 @@ async def console_main(
             return
         closed = True
         await ops.drain()
+        await mail.shutdown()
         await service.shutdown()
         await cache.close()
         if on_shutdown is not None:
@@ -200,8 +215,10 @@ async def console_main(
         if settings_path is not None:
             save_settings(new, settings_path)
         if isinstance(new_token, str) and new_token:
-            token_store.set(new.token_account(), new_token)
+            secrets.set(RELAY_KEYRING_SERVICE, new.token_account(), new_token)
             service.set_token(new_token)
+            if not relay_started:
+                ops.run(start_relay())
         if new.relay_url.rstrip("/") != str(http.base_url).rstrip("/"):
             http.base_url = httpx.URL(new.relay_url)
             service.reconnect()
@@ -210,18 +227,21 @@ async def console_main(
     try:
         window.show()
         window.start()
+        if secrets.needs_master_password and (token is None or settings.mail_accounts):
+            password = await _ask_master_password(window)
+            if password:
+                secrets.unlock(password)
         if token is None:
-            if token_store.needs_master_password:
-                password = await _ask_master_password(window)
-                if password:
-                    token_store.unlock(password)
-            token = token_store.get(settings.token_account())
+            token = secrets.get(RELAY_KEYRING_SERVICE, settings.token_account())
         client.set_token(token)
-        await service.start()
-        if not token:
+        if token or not settings.mail_accounts:
+            await start_relay()
+        await mail.start(settings)
+        if not token and not settings.mail_accounts:
             window.open_settings(
                 reason=QCoreApplication.translate(
-                    "Console", "Enter your agent token to connect to the relay."
+                    "Console",
+                    "Enter your agent token to connect to the relay, or add a mail account.",
                 )
             )
         if on_ready is not None:

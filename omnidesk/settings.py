@@ -1,11 +1,13 @@
-"""The console's settings, declared once, and where the agent token is kept.
+"""The console's settings, declared once, and where the secrets are kept.
 
-Settings live in a small JSON file in the platform's config folder. The agent token never
-goes there: it lives in the OS keyring (``keyring``). When the machine has no real keyring
-(no Secret Service daemon: ``keyring`` then picks its *fail* backend, or keyrings.alt's
-*plain-text* file), :class:`TokenStore` says so plainly and falls back to keyrings.alt's
-encrypted file behind a master password when PyCryptodome is installed, and otherwise keeps
-the token in memory for this session only (the console asks for it at each start).
+Settings live in a small JSON file in the platform's config folder. Secrets never go there:
+the agent token (service ``omnidesk-relay``) and each mail account's password (service
+``omnidesk-mail``, user = the account id) live in the OS keyring (``keyring``). When the
+machine has no real keyring (no Secret Service daemon: ``keyring`` then picks its *fail*
+backend, or keyrings.alt's *plain-text* file), :class:`SecretStore` says so plainly and falls
+back to keyrings.alt's encrypted file behind a master password when PyCryptodome is
+installed, and otherwise keeps the secrets in memory for this session only (the console asks
+for them at each start).
 """
 
 from __future__ import annotations
@@ -15,19 +17,177 @@ import enum
 import json
 import logging
 import os
+import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import keyring
 import keyring.backend
 import keyring.errors
 import platformdirs
 
+from omnidesk.mail.types import MailAccount, Security
+from omnidesk.services.mail.tls import is_loopback
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "omnidesk"
-KEYRING_SERVICE = "omnidesk-relay"
+RELAY_KEYRING_SERVICE = "omnidesk-relay"
+"""Keyring service of the agent token; the user is :meth:`Settings.token_account`."""
+MAIL_KEYRING_SERVICE = "omnidesk-mail"
+"""Keyring service of the mail passwords; the user is the account id."""
+SECURITIES: tuple[Security, ...] = get_args(Security)
+
+
+class AccountProblem(enum.StrEnum):
+    """Why an account cannot be saved; the dialog turns each into a sentence."""
+
+    NO_ADDRESS = "no_address"
+    BAD_ADDRESS = "bad_address"
+    DUPLICATE_ADDRESS = "duplicate_address"
+    NO_IMAP_HOST = "no_imap_host"
+    NO_SMTP_HOST = "no_smtp_host"
+    BAD_IMAP_PORT = "bad_imap_port"
+    BAD_SMTP_PORT = "bad_smtp_port"
+    PLAIN_IMAP_NOT_LOCAL = "plain_imap_not_local"
+    PLAIN_SMTP_NOT_LOCAL = "plain_smtp_not_local"
+    NO_FOLDERS = "no_folders"
+    NO_SENT_FOLDER = "no_sent_folder"
+
+
+_ADDRESS = re.compile(r"^[^@\s<>(),;:\"]+@[^@\s<>(),;:\"]+\.[^@\s<>(),;:\"]+$")
+
+
+def new_account_id() -> str:
+    """A stable id for a new account: it names the keyring entry and the ``email:`` channel."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class MailAccountSettings:
+    """One mail account as the agent set it up. The password is in the keyring, never here."""
+
+    id: str
+    address: str
+    display_name: str = ""
+    """Shown as the sender's name in replies."""
+    login: str = ""
+    """The IMAP/SMTP user name; empty means the address."""
+    imap_host: str = ""
+    imap_port: int = 993
+    imap_security: Security = "tls"
+    """``tls``, ``starttls`` or ``none`` (only for a server on loopback)."""
+    smtp_host: str = ""
+    smtp_port: int = 465
+    smtp_security: Security = "tls"
+    folders: tuple[str, ...] = ("INBOX",)
+    """The folders watched for customer mail."""
+    sent_folder: str = "Sent"
+    """Where replies are filed after sending (and where replies from other clients appear)."""
+    signature_html: str = ""
+    """Added under every reply (sanitised when the reply is built)."""
+    tls_ca_file: str = ""
+    """A PEM file trusted as well as the system's certificates (a private CA, a self-signed
+    server); empty trusts the system store only."""
+
+    def to_account(self) -> MailAccount:
+        """What the mail services work with."""
+        return MailAccount(
+            id=self.id,
+            address=self.address,
+            login=self.login or self.address,
+            imap_host=self.imap_host,
+            imap_port=self.imap_port,
+            imap_security=self.imap_security,
+            smtp_host=self.smtp_host,
+            smtp_port=self.smtp_port,
+            smtp_security=self.smtp_security,
+            display_name=self.display_name,
+            folders=self.folders,
+            sent_folder=self.sent_folder,
+            signature_html=self.signature_html,
+            tls_ca_file=self.tls_ca_file,
+        )
+
+    @classmethod
+    def from_account(cls, account: MailAccount) -> MailAccountSettings:
+        return cls(
+            id=account.id,
+            address=account.address,
+            display_name=account.display_name,
+            login="" if account.login == account.address else account.login,
+            imap_host=account.imap_host,
+            imap_port=account.imap_port,
+            imap_security=account.imap_security,
+            smtp_host=account.smtp_host,
+            smtp_port=account.smtp_port,
+            smtp_security=account.smtp_security,
+            folders=account.folders,
+            sent_folder=account.sent_folder,
+            signature_html=account.signature_html,
+            tls_ca_file=account.tls_ca_file,
+        )
+
+    @classmethod
+    def from_json(cls, raw: object) -> MailAccountSettings | None:
+        """Read one account from the settings file; None when it is unusable (logged)."""
+        if not isinstance(raw, dict):
+            return None
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in raw:
+                continue
+            value = raw[f.name]
+            if f.name == "folders":
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    continue
+                value = tuple(value)
+            elif f.name.endswith("_security"):
+                if value not in SECURITIES:
+                    continue
+            elif f.name.endswith("_port"):
+                if not isinstance(value, int) or isinstance(value, bool):
+                    continue
+            elif not isinstance(value, str):
+                continue
+            values[f.name] = value
+        if not values.get("id") or not values.get("address"):
+            log.warning("ignoring a mail account without id or address in the settings file")
+            return None
+        return cls(**values)
+
+    def problems(self, others: tuple[MailAccountSettings, ...] = ()) -> list[AccountProblem]:
+        """What keeps this account from working, checked before it is saved.
+
+        ``others`` are the other accounts (an address may be set up only once).
+        """
+        out: list[AccountProblem] = []
+        address = self.address.strip()
+        if not address:
+            out.append(AccountProblem.NO_ADDRESS)
+        elif not _ADDRESS.match(address):
+            out.append(AccountProblem.BAD_ADDRESS)
+        elif any(o.id != self.id and o.address.lower() == address.lower() for o in others):
+            out.append(AccountProblem.DUPLICATE_ADDRESS)
+        for host, port, security, missing, bad_port, plain in (
+            (self.imap_host, self.imap_port, self.imap_security, AccountProblem.NO_IMAP_HOST,
+             AccountProblem.BAD_IMAP_PORT, AccountProblem.PLAIN_IMAP_NOT_LOCAL),
+            (self.smtp_host, self.smtp_port, self.smtp_security, AccountProblem.NO_SMTP_HOST,
+             AccountProblem.BAD_SMTP_PORT, AccountProblem.PLAIN_SMTP_NOT_LOCAL),
+        ):  # fmt: skip
+            if not host.strip():
+                out.append(missing)
+            elif security == "none" and not is_loopback(host.strip()):
+                out.append(plain)
+            if not 0 < port < 65536:
+                out.append(bad_port)
+        if not any(f.strip() for f in self.folders):
+            out.append(AccountProblem.NO_FOLDERS)
+        if not self.sent_folder.strip():
+            out.append(AccountProblem.NO_SENT_FOLDER)
+        return out
 
 
 @dataclass(frozen=True)
@@ -44,6 +204,11 @@ class Settings:
     """Desktop notification for a new customer message in my or unassigned conversations."""
     cache_path: str = ""
     """Override of the cache file; empty means the platform's user data folder."""
+    mail_accounts: tuple[MailAccountSettings, ...] = ()
+    """The mailboxes the console syncs itself (IMAP/SMTP, no relay in between)."""
+
+    def mail_account(self, account_id: str) -> MailAccountSettings | None:
+        return next((a for a in self.mail_accounts if a.id == account_id), None)
 
     def resolved_cache_path(self) -> Path:
         if self.cache_path:
@@ -70,10 +235,15 @@ def load_settings(path: Path) -> Settings:
         return Settings()
     if not isinstance(raw, dict):
         return Settings()
-    names = {f.name: f.type for f in dataclasses.fields(Settings)}
+    names = {f.name for f in dataclasses.fields(Settings)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in names:
+            continue
+        if key == "mail_accounts":
+            if isinstance(value, list):
+                accounts = (MailAccountSettings.from_json(v) for v in value)
+                values[key] = tuple(a for a in accounts if a is not None)
             continue
         default = getattr(Settings(), key)
         if isinstance(value, type(default)):
@@ -128,16 +298,19 @@ def encrypted_file_available() -> bool:
     return True
 
 
-class TokenStore:
-    """Reads and writes the agent token without ever writing it to a plain file.
+class SecretStore:
+    """Reads and writes secrets without ever writing them to a plain file.
 
+    One store serves every secret (the agent token, the mail passwords), so the agent unlocks
+    the encrypted-file fallback once. Each secret is addressed like keyring's own
+    ``(service, user)``: :data:`RELAY_KEYRING_SERVICE` or :data:`MAIL_KEYRING_SERVICE`.
     ``backend`` is injectable (tests pass one); by default it is ``keyring.get_keyring()``.
     ``problem`` is a sentence for the agent when the OS keyring is not usable.
     """
 
     def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
         self._backend = backend if backend is not None else keyring.get_keyring()
-        self._session: dict[str, str] = {}
+        self._session: dict[tuple[str, str], str] = {}
         self._encrypted: keyring.backend.KeyringBackend | None = None
         if is_safe_backend(self._backend):
             self.storage = TokenStorage.KEYRING
@@ -149,7 +322,7 @@ class TokenStore:
             self.problem = (
                 f"This computer has no usable system keyring ({_backend_name(self._backend)})."
             )
-            log.warning("%s Token storage: %s", self.problem, self.storage.value)
+            log.warning("%s Secret storage: %s", self.problem, self.storage.value)
 
     @property
     def needs_master_password(self) -> bool:
@@ -163,36 +336,38 @@ class TokenStore:
         backend.keyring_key = master_password
         self._encrypted = backend
 
-    def get(self, account: str) -> str | None:
+    def _persistent(self) -> keyring.backend.KeyringBackend | None:
+        """Where secrets outlive the session, or None (session only, or still locked)."""
         if self.storage is TokenStorage.SESSION:
-            return self._session.get(account)
-        backend = self._encrypted if self.storage is TokenStorage.ENCRYPTED_FILE else self._backend
+            return None
+        return self._encrypted if self.storage is TokenStorage.ENCRYPTED_FILE else self._backend
+
+    def get(self, service: str, user: str) -> str | None:
+        backend = self._persistent()
         if backend is None:
-            return self._session.get(account)
+            return self._session.get((service, user))
         try:
-            return backend.get_password(KEYRING_SERVICE, account)
+            return backend.get_password(service, user)
         except keyring.errors.KeyringError as exc:
             log.warning("keyring read failed: %s", exc)
-            return self._session.get(account)
+            return self._session.get((service, user))
 
-    def set(self, account: str, token: str) -> None:
-        self._session[account] = token
-        if self.storage is TokenStorage.SESSION:
-            return
-        backend = self._encrypted if self.storage is TokenStorage.ENCRYPTED_FILE else self._backend
+    def set(self, service: str, user: str, secret: str) -> None:
+        self._session[(service, user)] = secret
+        backend = self._persistent()
         if backend is None:
             return
         try:
-            backend.set_password(KEYRING_SERVICE, account, token)
+            backend.set_password(service, user, secret)
         except keyring.errors.KeyringError as exc:
-            log.warning("keyring write failed, keeping the token for this session: %s", exc)
+            log.warning("keyring write failed, keeping the secret for this session: %s", exc)
 
-    def delete(self, account: str) -> None:
-        self._session.pop(account, None)
-        backend = self._encrypted if self.storage is TokenStorage.ENCRYPTED_FILE else self._backend
-        if self.storage is TokenStorage.SESSION or backend is None:
+    def delete(self, service: str, user: str) -> None:
+        self._session.pop((service, user), None)
+        backend = self._persistent()
+        if backend is None:
             return
         try:
-            backend.delete_password(KEYRING_SERVICE, account)
+            backend.delete_password(service, user)
         except keyring.errors.KeyringError:
             pass

@@ -1,10 +1,20 @@
-"""The composer: Enter sends, Shift+Enter adds a line, Ctrl+Enter sends; optional reply quote."""
+"""The composer: Enter sends, Shift+Enter adds a line, Ctrl+Enter sends; optional reply quote.
+
+On a mail conversation it also offers "Reply all" and "Attach…" (files shown as removable
+chips); what the agent chose travels with the text as :class:`MailOptions`.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QFontMetrics, QKeyEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -16,6 +26,26 @@ from PySide6.QtWidgets import (
 )
 
 from omnidesk.ui.texts import PLAIN
+
+ChooseFiles = Callable[[QWidget, Callable[[list[str]], None]], None]
+"""Ask for files to attach; call back with the chosen paths (never if cancelled)."""
+
+
+@dataclass(frozen=True)
+class MailOptions:
+    """What a mail reply carries besides its text."""
+
+    reply_all: bool = False
+    attachments: tuple[Path, ...] = ()
+
+
+def choose_files(parent: QWidget, chosen: Callable[[list[str]], None]) -> None:
+    """A non-modal file dialog (``open()``, no nested event loop)."""
+    dialog = QFileDialog(parent, QObject.tr(parent, "Attach files"))
+    dialog.setFileMode(QFileDialog.FileMode.ExistingFiles)
+    dialog.filesSelected.connect(chosen)
+    dialog.finished.connect(dialog.deleteLater)
+    dialog.open()
 
 
 class ComposerEdit(QPlainTextEdit):
@@ -37,19 +67,48 @@ class ComposerEdit(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
+class AttachmentChip(QFrame):
+    """One attached file: its name and a × that removes it. Signals: removed(object) (Path)."""
+
+    removed = Signal(object)
+
+    def __init__(self, path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("attachmentChip")
+        self.path = path
+        name = QLabel(path.name, self)
+        name.setTextFormat(PLAIN)
+        name.setToolTip(str(path))
+        close = QToolButton(self)
+        close.setObjectName("removeAttachment")
+        close.setText("×")
+        close.setAutoRaise(True)
+        close.setToolTip(self.tr("Remove this attachment"))
+        close.clicked.connect(lambda: self.removed.emit(self.path))
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 1, 1, 1)
+        row.setSpacing(2)
+        row.addWidget(name)
+        row.addWidget(close)
+
+
 class Composer(QWidget):
     """Signals:
-    send(str, object): text and the message id replied to (or None).
+    send(str, object, object): text, the message id replied to (or None), and
+        :class:`MailOptions` on a mail conversation (else None).
     edited(): the text or the quote changed (for saving the draft).
     """
 
-    send = Signal(str, object)
+    send = Signal(str, object, object)
     edited = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("composer")
         self._reply_to: int | None = None
+        self._mail = False
+        self._attachments: list[Path] = []
+        self.choose_files: ChooseFiles = choose_files
         self.quote = QFrame(self)
         self.quote.setObjectName("quoteBar")
         self.quote_author = QLabel(self.quote)
@@ -96,7 +155,73 @@ class Composer(QWidget):
         layout.setContentsMargins(12, 8, 12, 10)
         layout.setSpacing(6)
         layout.addWidget(self.quote)
+        layout.addWidget(self._build_mail_bar())
         layout.addLayout(row)
+
+    def _build_mail_bar(self) -> QWidget:
+        self.mail_bar = QFrame(self)
+        self.mail_bar.setObjectName("mailBar")
+        self.reply_all_box = QCheckBox(self.tr("Reply all"), self.mail_bar)
+        self.reply_all_box.setObjectName("replyAll")
+        self.reply_all_box.setToolTip(self.tr("Also send the answer to everyone in To and Cc"))
+        self.attach_button = QPushButton(self.tr("Attach…"), self.mail_bar)
+        self.attach_button.setObjectName("attachButton")
+        self.attach_button.setAutoDefault(False)
+        self.attach_button.clicked.connect(lambda: self.choose_files(self, self.add_attachments))
+        self.chips = QHBoxLayout()
+        self.chips.setContentsMargins(0, 0, 0, 0)
+        self.chips.setSpacing(4)
+        bar = QHBoxLayout(self.mail_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.addWidget(self.reply_all_box)
+        bar.addWidget(self.attach_button)
+        bar.addLayout(self.chips)
+        bar.addStretch(1)
+        self.mail_bar.hide()
+        return self.mail_bar
+
+    # -- mail ------------------------------------------------------------------------------
+
+    @property
+    def mail_mode(self) -> bool:
+        return self._mail
+
+    @property
+    def attachments(self) -> tuple[Path, ...]:
+        return tuple(self._attachments)
+
+    def set_mail_mode(self, on: bool) -> None:
+        """Show Reply all and Attach (a mail conversation) or hide them; options start empty."""
+        self._mail = on
+        self.mail_bar.setVisible(on)
+        self._reset_mail_options()
+
+    def add_attachments(self, paths: list[str]) -> None:
+        for raw in paths:
+            path = Path(raw)
+            if path in self._attachments:
+                continue
+            self._attachments.append(path)
+            chip = AttachmentChip(path, self.mail_bar)
+            chip.removed.connect(self.remove_attachment)
+            self.chips.addWidget(chip)
+
+    def remove_attachment(self, path: object) -> None:
+        if not isinstance(path, Path):
+            return
+        if path in self._attachments:
+            self._attachments.remove(path)
+        for i in reversed(range(self.chips.count())):
+            item = self.chips.itemAt(i)
+            chip = item.widget() if item is not None else None
+            if isinstance(chip, AttachmentChip) and chip.path == path:
+                self.chips.takeAt(i)
+                chip.deleteLater()
+
+    def _reset_mail_options(self) -> None:
+        self.reply_all_box.setChecked(False)
+        for path in list(self._attachments):
+            self.remove_attachment(path)
 
     @property
     def reply_to(self) -> int | None:
@@ -137,11 +262,18 @@ class Composer(QWidget):
 
     def submit(self) -> None:
         text = self.edit.toPlainText().strip()
-        if not text:
+        if not text and not (self._mail and self._attachments):
             return
         reply_to = self._reply_to
+        options = (
+            MailOptions(self.reply_all_box.isChecked(), tuple(self._attachments))
+            if self._mail
+            else None
+        )
         self.blockSignals(True)
         self.edit.clear()
         self.clear_reply()
+        if self._mail:
+            self._reset_mail_options()
         self.blockSignals(False)
-        self.send.emit(text, reply_to)
+        self.send.emit(text, reply_to, options)

@@ -1,4 +1,8 @@
-"""The conversation header (owner, take over / hand back, status) and the details pane."""
+"""The conversation header (owner, take over / hand back, status) and the details pane.
+
+A mail conversation has no bot and no relay: the header hides Take over / Hand back, and the
+details pane shows the contact's other conversations instead of mode and assignee.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,14 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from omnidesk.domain import Conversation, ConversationStatus, Mode
+from omnidesk.domain import Conversation, ConversationStatus, Mode, is_mail_conversation
 from omnidesk.ui import texts
 from omnidesk.ui.texts import PLAIN
 
@@ -71,7 +77,13 @@ class ConversationHeader(QFrame):
         self._conversation = c
         self.name.setText(c.contact.display_name)
         self.sub.setText(f"{c.channel.name} · {c.contact.handle}")
-        if c.mode is Mode.BOT:
+        mail = is_mail_conversation(c.id)
+        self.button.setVisible(not mail)  # no bot to take over from
+        if mail:
+            self.owner.setText(
+                self.tr("Email: your answer goes out from {address}").format(address=c.channel.name)
+            )
+        elif c.mode is Mode.BOT:
             self.owner.setText(self.tr("The bot is answering this conversation"))
             self.button.setText(self.tr("Take over"))
         else:
@@ -99,18 +111,34 @@ class ConversationHeader(QFrame):
             self.statusChosen.emit(str(value))
 
 
+def _email_subject(c: Conversation) -> str:
+    """The thread's subject as the cache stored it in the last mail's payload."""
+    payload = c.last_message.payload if c.last_message is not None else {}
+    email = payload.get("email")
+    subject = email.get("subject") if isinstance(email, dict) else None
+    return subject if isinstance(subject, str) else ""
+
+
 class DetailsPane(QFrame):
-    """Contact and conversation facts (channel, handle, mode, status, assignee)."""
+    """Contact and conversation facts (channel, handle, mode, status, assignee).
+
+    Signals: conversationChosen(int): the agent clicked one of the contact's other
+    conversations (mail contacts only; filled by :meth:`set_other_conversations`).
+    """
+
+    conversationChosen = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("detailsPane")
+        self._others: list[Conversation] = []
         self.title = plain_label(self, "detailsTitle")
         self.title.setText(self.tr("Details"))
         self.contact = plain_label(self, "detailsContact")
         self.contact.setWordWrap(True)
         self.fields: dict[str, QLabel] = {}
         form = QFormLayout()
+        self.form = form
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         form.setVerticalSpacing(8)
         for key, label in (
@@ -128,15 +156,40 @@ class DetailsPane(QFrame):
             caption.setObjectName("detailCaption")
             form.addRow(caption, value)
             self.fields[key] = value
+        self.others_title = plain_label(self, "otherConversationsTitle")
+        self.others_title.setText(self.tr("Other conversations with this contact"))
+        self.others_title.setWordWrap(True)
+        self.others = QListWidget(self)
+        self.others.setObjectName("otherConversations")
+        self.others.setWordWrap(True)
+        self.others.setFrameShape(QFrame.Shape.NoFrame)
+        self.others.setSpacing(2)
+        self.others.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.others.itemClicked.connect(self._other_clicked)
+        self.others.itemActivated.connect(self._other_clicked)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 14)
         layout.addWidget(self.title)
         layout.addWidget(self.contact)
         layout.addSpacing(8)
         layout.addLayout(form)
-        layout.addStretch(1)
+        layout.addSpacing(12)
+        layout.addWidget(self.others_title)
+        layout.addWidget(self.others, 1)
+        layout.addStretch(0)
+        self._show_others(False)
+
+    def _show_others(self, visible: bool) -> None:
+        self.others_title.setVisible(visible)
+        self.others.setVisible(visible)
 
     def set_conversation(self, c: Conversation | None) -> None:
+        mail = c is not None and is_mail_conversation(c.id)
+        for key in ("mode", "assignee", "reason"):  # a mail thread has no bot and no owner
+            self.form.setRowVisible(self.fields[key], not mail)
+        self._show_others(mail)
+        if not mail:
+            self.set_other_conversations([])
         if c is None:
             self.contact.setText("")
             for v in self.fields.values():
@@ -150,3 +203,23 @@ class DetailsPane(QFrame):
         self.fields["assignee"].setText(c.assignee or self.tr("Nobody"))
         self.fields["reason"].setText(c.handoff_reason or "—")
         self.fields["updated"].setText(texts.full_time(c.updated_at))
+
+    def set_other_conversations(self, conversations: list[Conversation]) -> None:
+        """The contact's conversations besides the open one, newest first."""
+        self._others = list(conversations)
+        self.others.clear()
+        if not self._others:
+            item = QListWidgetItem(self.tr("None so far."))
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.others.addItem(item)
+        for c in self._others:
+            subject = _email_subject(c) or texts.preview(c.last_message) or self.tr("(no subject)")
+            item = QListWidgetItem(f"{subject}\n{texts.short_time(c.updated_at)}")
+            item.setToolTip(subject)
+            self.others.addItem(item)
+
+    def _other_clicked(self, item: QListWidgetItem) -> None:
+        # Rows map to self._others (item.data() would hit PySide6's None refcount bug).
+        row = self.others.row(item)
+        if self._others and 0 <= row < len(self._others):
+            self.conversationChosen.emit(self._others[row].id)

@@ -43,16 +43,19 @@ from omnidesk.domain import (
     OutboxItem,
     OutboxState,
     SearchHit,
+    is_mail_conversation,
 )
 from omnidesk.services.console import ConsoleService
 from omnidesk.services.errors import TakeoverConflict
 from omnidesk.settings import Settings, TokenStorage
 from omnidesk.ui import texts
-from omnidesk.ui.bars import ConnectionBadge, NoticeBar
-from omnidesk.ui.composer import Composer
+from omnidesk.ui.bars import CatchUpIndicator, ConnectionBadge, NoticeBar
+from omnidesk.ui.composer import Composer, MailOptions
 from omnidesk.ui.conversation_model import ConversationListModel
 from omnidesk.ui.conversation_panes import ConversationHeader, DetailsPane, plain_label
 from omnidesk.ui.delegates import BubbleDelegate, ConversationDelegate
+from omnidesk.ui.mail_panel import MailPanel
+from omnidesk.ui.mail_reader import MailReader
 from omnidesk.ui.notifier import Notifier, should_notify
 from omnidesk.ui.ops import ChangeHub, OpRunner
 from omnidesk.ui.settings_dialog import SettingsDialog, storage_sentence
@@ -198,7 +201,7 @@ class MainWindow(QMainWindow):
         cv.setContentsMargins(0, 0, 0, 0)
         cv.setSpacing(0)
         cv.addWidget(self.header)
-        cv.addWidget(self.thread_view, 1)
+        cv.addWidget(self._thread_and_reader(), 1)
         cv.addWidget(self.composer)
         self.placeholder = QLabel(self.tr("Choose a conversation on the left."), self)
         self.placeholder.setObjectName("placeholder")
@@ -232,6 +235,8 @@ class MainWindow(QMainWindow):
         outer.addWidget(splitter, 1)
         self.setCentralWidget(central)
 
+        self.mail = MailPanel(self)
+
         # -- status bar, menu, shortcuts -------------------------------------------------------
         self.connection = ConnectionBadge(self)
         self.busy = QProgressBar(self)
@@ -257,6 +262,7 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         menu = self.menuBar().addMenu(self.tr("&Omnidesk"))
         menu.addAction(settings_action)
+        menu.addAction(self.mail.accounts_action)
         menu.addSeparator()
         menu.addAction(quit_action)
         QShortcut(QKeySequence("Ctrl+K"), self, self._focus_search)
@@ -273,12 +279,24 @@ class MainWindow(QMainWindow):
         hub.connection.connect(self._connection_changed)
         hub.notice.connect(self.notice.show_notice)
         hub.busy.connect(self._busy_changed)
+        self._show_catch_up(service, hub)
         self._update_me()
         self._update_title()
         self.resize(1280, 800)
 
     def _run(self, coro: Coroutine[Any, Any, T], **kw: Any) -> None:
         self.ops.run(coro, owner=self, **kw)
+
+    def _thread_and_reader(self) -> QSplitter:
+        """The thread above the mail reader (shown only on mail conversations)."""
+        self.reader = MailReader(self.ops, self)
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        split.setObjectName("threadSplitter")
+        split.addWidget(self.thread_view)
+        split.addWidget(self.reader)
+        split.setChildrenCollapsible(False)
+        split.setSizes([300, 500])
+        return split
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -366,6 +384,13 @@ class MainWindow(QMainWindow):
         self.me_label.setText(
             self.tr("Signed in as {agent}").format(agent=me) if me else self.tr("Not signed in")
         )
+
+    def _show_catch_up(self, service: ConsoleService, hub: ChangeHub) -> None:
+        """Show the relay catch-up's progress beside the connection badge while it runs."""
+        self.catch_up = CatchUpIndicator(self)
+        self.statusBar().addPermanentWidget(self.catch_up)
+        hub.catchUp.connect(self.catch_up.set_progress)
+        service.watch_catch_up(hub.report_catch_up)
 
     def _busy_changed(self, busy: bool) -> None:
         self._ops_busy = busy
@@ -461,7 +486,9 @@ class MainWindow(QMainWindow):
             )
         self.composer.set_draft("", None)
         self._run(self._load_draft(conv.id), on_done=self._draft_loaded)
-        self._run(self.service.sync_conversation(conv.id))
+        self.mail.conversation_shown(conv)
+        if not is_mail_conversation(conv.id):
+            self._run(self.service.sync_conversation(conv.id))
 
     async def _load_draft(
         self, conversation_id: int
@@ -522,18 +549,23 @@ class MainWindow(QMainWindow):
         self.thread_model.clear()
         self.middle.setCurrentIndex(0)
         self.details.set_conversation(None)
+        self.mail.conversation_shown(None)
         self.list.selectionModel().clearSelection()
         self.list.setCurrentIndex(QModelIndex())
 
     # -- composer ------------------------------------------------------------------------------
 
-    def _send(self, text: str, reply_to: object) -> None:
+    def _send(self, text: str, reply_to: object, mail_options: object = None) -> None:
         if self._current is None:
             return
         self._draft_timer.stop()
         reply = reply_to if isinstance(reply_to, int) else None
         self._follow_thread = True  # show my own reply even if I was reading further up
-        self._run(self.service.send_reply(self._current.id, text, reply))
+        if is_mail_conversation(self._current.id):
+            options = mail_options if isinstance(mail_options, MailOptions) else None
+            self.mail.send_reply(self._current.id, text, reply, options)
+        else:
+            self._run(self.service.send_reply(self._current.id, text, reply))
 
     def _save_draft(self) -> None:
         self._draft_timer.stop()
@@ -558,10 +590,7 @@ class MainWindow(QMainWindow):
             menu.addAction(self.tr("Reply"), lambda: self._reply_to_index(index))
         elif isinstance(item, OutboxItem):
             if item.state in (OutboxState.QUEUED, OutboxState.FAILED):
-                menu.addAction(
-                    self.tr("Cancel sending"),
-                    lambda: self._run(self.service.cancel_reply(item.client_id)),
-                )
+                menu.addAction(self.tr("Cancel sending"), lambda: self._cancel_reply(item))
             if item.state is OutboxState.FAILED:
                 menu.addAction(
                     self.tr("Try again"),
@@ -569,6 +598,12 @@ class MainWindow(QMainWindow):
                 )
         if not menu.isEmpty():
             menu.popup(self.thread_view.viewport().mapToGlobal(pos))
+
+    def _cancel_reply(self, item: OutboxItem) -> None:
+        if is_mail_conversation(item.conversation_id):
+            self.mail.cancel_reply(item.client_id)  # the mail sender may be sending it now
+        else:
+            self._run(self.service.cancel_reply(item.client_id))
 
     # -- conversation actions ------------------------------------------------------------------
 
@@ -589,7 +624,11 @@ class MainWindow(QMainWindow):
             self._run(self.service.handback(self._current.id))
 
     def _set_status(self, value: str) -> None:
-        if self._current is not None:
+        if self._current is None:
+            return
+        if is_mail_conversation(self._current.id):
+            self.mail.set_status(self._current.id, ConversationStatus(value))
+        else:
             self._run(self.service.set_status(self._current.id, ConversationStatus(value)))
 
     # -- search --------------------------------------------------------------------------------
@@ -649,12 +688,15 @@ class MainWindow(QMainWindow):
             self.settings, self._token_storage, self._token_problem, reason=reason, parent=self
         )
         dialog.saved.connect(self._settings_saved)
+        dialog.mailAccountsRequested.connect(self.mail.open_accounts)
         self._settings_dialog = dialog
         dialog.open()
 
     def _settings_saved(self, settings: object, token: object) -> None:
         if isinstance(settings, Settings):
-            self.settings = dataclasses.replace(settings)
+            # The mail accounts dialog may have saved since this dialog opened: keep its work.
+            settings = dataclasses.replace(settings, mail_accounts=self.settings.mail_accounts)
+            self.settings = settings
         self.settingsSaved.emit(settings, token)
 
     # -- closing -------------------------------------------------------------------------------

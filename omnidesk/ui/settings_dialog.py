@@ -1,6 +1,8 @@
-"""The settings dialog: relay URL, agent token (kept by ``TokenStore``), language.
+"""The settings dialog: relay URL, agent token (kept by ``SecretStore``), language, and the
+way to the mail accounts dialog.
 
-Open it with ``open()`` (never ``exec()`` inside a coroutine); it emits ``saved``.
+Open it with ``open()`` (never ``exec()`` inside a coroutine); it emits ``saved``. It never
+edits the mail accounts itself (their dialog applies its changes at once).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -46,9 +49,13 @@ def storage_sentence(storage: TokenStorage) -> str:
 
 
 class SettingsDialog(QDialog):
-    """Signals: saved(Settings, object) with the new settings and the new token (or None)."""
+    """Signals:
+    saved(Settings, object): the new settings and the new token (or None).
+    mailAccountsRequested(): the agent wants the mail accounts dialog.
+    """
 
     saved = Signal(object, object)
+    mailAccountsRequested = Signal()
 
     def __init__(
         self,
@@ -86,6 +93,21 @@ class SettingsDialog(QDialog):
         lang_note = QLabel(self.tr("A new language applies at the next start."), self)
         lang_note.setTextFormat(PLAIN)
         form.addRow("", lang_note)
+        self.mail_button = QPushButton(self.tr("Mail accounts…"), self)
+        self.mail_button.setObjectName("mailAccountsButton")
+        self.mail_button.setAutoDefault(False)
+        self.mail_button.clicked.connect(self.mailAccountsRequested)
+        mail_note = QLabel(
+            self.tr(
+                "Mail accounts set up: {count}. The console reads and answers their email "
+                "itself, with or without the relay."
+            ).format(count=len(settings.mail_accounts)),
+            self,
+        )
+        mail_note.setTextFormat(PLAIN)
+        mail_note.setWordWrap(True)
+        form.addRow(self.tr("Email"), self.mail_button)
+        form.addRow("", mail_note)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self
         )
