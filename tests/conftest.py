@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -17,6 +18,8 @@ os.environ.setdefault("QT_API", "pyside6")
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
 
 import pytest
+
+from omnidesk.storage import Cache
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +50,11 @@ def qloop(
                 pytest.fail(f"the test left tasks running: {pending!r}")
     finally:
         asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture
+async def cache(tmp_path: Path) -> AsyncIterator[Cache]:
+    """A fresh console cache in the test's folder (for the services' and storage's tests)."""
+    opened = await Cache.open(tmp_path / "cache.sqlite3")
+    yield opened
+    await opened.close()

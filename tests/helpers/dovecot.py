@@ -13,6 +13,8 @@ case is tested too.
 
 from __future__ import annotations
 
+import contextlib
+import imaplib
 import os
 import pwd
 import shutil
@@ -21,6 +23,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -304,6 +307,19 @@ class DovecotServer:
     def maildir(self, folder: str = "INBOX") -> Path:
         base = self.home / "Maildir"
         return base if folder == "INBOX" else base / ("." + folder.replace("/", "."))
+
+    @contextlib.contextmanager
+    def client(self, folder: str | None = "INBOX") -> Iterator[imaplib.IMAP4]:
+        """Another mail program of the agent (or a colleague's) on the same mailbox, logged in
+        and with ``folder`` selected (``None``: nothing selected)."""
+        conn = imaplib.IMAP4("127.0.0.1", self.port)
+        try:
+            conn.login(self.user, self.password)
+            if folder:
+                conn.select(f'"{folder}"')
+            yield conn
+        finally:
+            conn.logout()
 
     def deliver(self, raw: bytes, folder: str = "INBOX", *, seen: bool = False) -> Path:
         """Write a message straight into the Maildir, as a local delivery agent would."""

@@ -37,13 +37,6 @@ def relay(tmp_path: Path, graph_module: GraphStandIn) -> Iterator[RelayHarness]:
     harness.close()
 
 
-@pytest.fixture
-async def cache(tmp_path: Path) -> AsyncIterator[Cache]:
-    c = await Cache.open(tmp_path / "console.sqlite3")
-    yield c
-    await c.close()
-
-
 class Follower:
     """An event stream into ``cache`` that records every catch-up report."""
 

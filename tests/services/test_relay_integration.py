@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +73,6 @@ def outbox_empty(cache: Cache) -> Callable[[], Any]:
 
 async def _maybe(value: Any) -> Any:
     return await value if asyncio.iscoroutine(value) else value
-
-
-@pytest.fixture
-async def cache(tmp_path: Path) -> AsyncIterator[Cache]:
-    c = await Cache.open(tmp_path / "console.sqlite3")
-    yield c
-    await c.close()
 
 
 async def test_inbox_fills_reply_goes_out_once_and_takeover(

@@ -17,13 +17,6 @@ from omnidesk.storage import (
 from tests.helpers.console_factories import conversation, message
 
 
-@pytest.fixture
-async def cache(tmp_path: Path) -> Cache:
-    c = await Cache.open(tmp_path / "cache.sqlite3")
-    yield c  # type: ignore[misc]
-    await c.close()
-
-
 async def test_fresh_cache_is_wal_and_versioned(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "cache.sqlite3"
     c = await Cache.open(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,13 +33,6 @@ def mail(
     **kwargs: object,
 ) -> ParsedMail:
     return parse_message(make_raw(n, **kwargs), uid=uid or n, folder=folder, flags=flags)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def cache(tmp_path: Path) -> AsyncIterator[Cache]:
-    c = await Cache.open(tmp_path / "cache.sqlite3")
-    yield c
-    await c.close()
 
 
 @pytest.fixture

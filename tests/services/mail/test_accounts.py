@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import imaplib
 import os
 import shutil
 import time
@@ -98,13 +97,8 @@ async def test_read_in_another_client_clears_unread(
     await wait_until(lambda: state_of(statuses) is MailAccountState.LIVE)
     assert not sink.box("acct")[2].seen
 
-    conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
-    try:
-        conn.login(dovecot.user, dovecot.password)
-        conn.select("INBOX")
+    with dovecot.client() as conn:
         conn.uid("STORE", "2", "+FLAGS", "(\\Seen)")
-    finally:
-        conn.logout()
     await wait_until(lambda: sink.box("acct")[2].seen, timeout=5)
     assert not sink.box("acct")[1].seen
 

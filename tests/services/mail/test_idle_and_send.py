@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import imaplib
 import time
 from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
@@ -145,16 +144,12 @@ async def test_reply_sent_filed_and_threaded(
         assert sink.threader.thread_of(reply.message_id) == thread
 
         # a colleague answers from another mail program (APPEND with In-Reply-To)
-        conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
-        try:
-            conn.login(dovecot.user, dovecot.password)
-            colleague = make_raw(
-                5, subject="AW: Re: Order problem", sender="kim@shop.test",
-                message_id="<colleague@shop.test>", in_reply_to=reply.message_id,
-            )  # fmt: skip
+        colleague = make_raw(
+            5, subject="AW: Re: Order problem", sender="kim@shop.test",
+            message_id="<colleague@shop.test>", in_reply_to=reply.message_id,
+        )  # fmt: skip
+        with dovecot.client(None) as conn:
             conn.append("Sent", "(\\Seen)", None, colleague)
-        finally:
-            conn.logout()
         await sync.sync("Sent")
         assert sink.threader.thread_of("<colleague@shop.test>") == thread
     finally:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import imaplib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
@@ -19,21 +16,8 @@ from tests.services.mail.factory import make_raw
 from tests.services.mail.memory_sink import MemorySink
 
 
-@contextmanager
-def other_client(dovecot: DovecotServer, folder: str = "INBOX") -> Iterator[imaplib.IMAP4]:
-    """A second, independent IMAP client (another mail program of the agent)."""
-    conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
-    try:
-        conn.login(dovecot.user, dovecot.password)
-        if folder:
-            conn.select(f'"{folder}"')
-        yield conn
-    finally:
-        conn.logout()
-
-
 def server_flags(dovecot: DovecotServer, uid: int) -> str:
-    with other_client(dovecot) as conn:
+    with dovecot.client() as conn:
         _typ, data = conn.uid("FETCH", str(uid), "(FLAGS)")
         return repr(data)
 
@@ -80,7 +64,7 @@ async def test_incremental_new_flags_and_expunge(
         assert (await sync.sync()).new == 0
 
         dovecot.deliver_many([make_raw(i) for i in range(10, 13)])
-        with other_client(dovecot) as conn:  # another client flags one and deletes one
+        with dovecot.client() as conn:  # another client flags one and deletes one
             conn.uid("STORE", "2", "+FLAGS", "(\\Flagged \\Seen)")
             conn.uid("STORE", "3", "+FLAGS", "(\\Deleted)")
             conn.expunge()
@@ -108,7 +92,7 @@ async def test_flags_without_condstore_use_chunked_fetch(
     try:
         await sync.sync()
         assert sink.states[("acct", "INBOX")].highestmodseq is None
-        with other_client(dovecot) as conn:
+        with dovecot.client() as conn:
             conn.uid("STORE", "4", "+FLAGS", "(\\Answered)")
         result = await sync.sync()
     finally:
@@ -120,7 +104,7 @@ async def test_flags_without_condstore_use_chunked_fetch(
 async def test_uidvalidity_change_refetches_everything(
     dovecot: DovecotServer, account: MailAccount
 ) -> None:
-    with other_client(dovecot, folder="") as conn:
+    with dovecot.client(None) as conn:
         conn.create("Work")
         for i in range(3):
             conn.append("Work", None, None, make_raw(i))
@@ -129,7 +113,7 @@ async def test_uidvalidity_change_refetches_everything(
     try:
         await sync.sync("Work")
         before = sink.states[("acct", "Work")].uidvalidity
-        with other_client(dovecot, folder="") as conn:
+        with dovecot.client(None) as conn:
             conn.delete("Work")
             conn.create("Work")
             conn.append("Work", None, None, make_raw(99))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import imaplib
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,26 +16,6 @@ from tests.services.mail.factory import make_raw
 
 ANA = "Ana Lima <ana@c.example>"
 AGENT = "agent@shop.test"
-
-
-@contextmanager
-def other_client(dovecot: DovecotServer, folder: str = "INBOX") -> Iterator[imaplib.IMAP4]:
-    """Another mail program of the agent (or a colleague's), on the same mailbox."""
-    conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
-    try:
-        conn.login(dovecot.user, dovecot.password)
-        if folder:
-            conn.select(f'"{folder}"')
-        yield conn
-    finally:
-        conn.logout()
-
-
-@pytest.fixture
-async def cache(tmp_path: Path) -> AsyncIterator[Cache]:
-    c = await Cache.open(tmp_path / "cache.sqlite3")
-    yield c
-    await c.close()
 
 
 @pytest.fixture
@@ -112,7 +89,7 @@ async def test_a_reply_from_another_client_joins_the_thread(
 ) -> None:
     customer_thread(dovecot)
     await sync.sync("INBOX")
-    with other_client(dovecot, folder="") as conn:  # a colleague answers from Thunderbird
+    with dovecot.client(None) as conn:  # a colleague answers from Thunderbird
         colleague = make_raw(9, subject="AW: Re: Broken lamp", sender="kim@shop.test", to=ANA,
                              message_id="<kim@shop.test>", in_reply_to="<a2@c.example>")  # fmt: skip
         conn.append("Sent", "(\\Seen)", None, colleague)
@@ -129,7 +106,7 @@ async def test_reading_in_another_client_clears_the_unread_count(
     await sync.sync("INBOX")
     lamp = by_subject(await cache.conversations())["Re: Broken lamp"]
     assert lamp.unread_count == 2
-    with other_client(dovecot) as conn:
+    with dovecot.client() as conn:
         _typ, data = conn.uid("SEARCH", "HEADER", "From", "ana@c.example")
         for uid in data[0].split():
             conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
@@ -145,7 +122,7 @@ async def test_expunged_mail_and_its_empty_thread_disappear(
     customer_thread(dovecot)
     await sync.sync("INBOX")
     invoice = by_subject(await cache.conversations())["Invoice"]
-    with other_client(dovecot) as conn:
+    with dovecot.client() as conn:
         _typ, data = conn.uid("SEARCH", "HEADER", "From", "bob@b.example")
         conn.uid("STORE", data[0].decode(), "+FLAGS", "(\\Deleted)")
         conn.expunge()
@@ -159,14 +136,14 @@ async def test_expunged_mail_and_its_empty_thread_disappear(
 async def test_uidvalidity_reset_refetches_the_folder(
     dovecot: DovecotServer, sync: FolderSync, cache: Cache
 ) -> None:
-    with other_client(dovecot, folder="") as conn:
+    with dovecot.client(None) as conn:
         conn.create("Work")
         conn.append("Work", None, None, make_raw(1, subject="Stays"))
         conn.append("Work", None, None, make_raw(2, subject="Goes"))
     await sync.sync("Work")
     stays = by_subject(await cache.conversations())["Stays"]
 
-    with other_client(dovecot, folder="") as conn:  # the folder is recreated: new UIDVALIDITY
+    with dovecot.client(None) as conn:  # the folder is recreated: new UIDVALIDITY
         conn.delete("Work")
         conn.create("Work")
         conn.append("Work", None, None, make_raw(3, subject="New"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import imaplib
 import os
 import threading
 import time
@@ -70,13 +69,8 @@ async def test_attachments_saved_byte_identical_without_marking_read(
     assert (tmp_path / "notes.txt").read_text("utf-8") == "Grüße = 100%\n" * 50
     assert sorted(p.name for p in tmp_path.iterdir()) == ["invoice.pdf", "logo.png", "notes.txt"]
 
-    conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
-    try:
-        conn.login(dovecot.user, dovecot.password)
-        conn.select("INBOX")
+    with dovecot.client() as conn:
         _typ, data = conn.uid("FETCH", "1", "(FLAGS)")
-    finally:
-        conn.logout()
     assert b"\\Seen" not in b"".join(d for d in data if isinstance(d, bytes))
 
 

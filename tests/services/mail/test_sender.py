@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,13 +70,6 @@ def smtp_server(dovecot: DovecotServer) -> Iterator[RestartableSmtp]:
 @pytest.fixture
 def smtp_account(account: MailAccount, smtp_server: SmtpServer) -> MailAccount:
     return replace(account, smtp_port=smtp_server.port)
-
-
-@pytest.fixture
-async def cache(tmp_path: Path) -> AsyncIterator[Cache]:
-    c = await Cache.open(tmp_path / "cache.sqlite3")
-    yield c
-    await c.close()
 
 
 @pytest.fixture

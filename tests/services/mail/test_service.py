@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import imaplib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -52,13 +51,8 @@ async def wait_for_async(check: Callable[[], Awaitable[object]], timeout: float 
 
 
 def server_flags(dovecot: DovecotServer, folder: str = "INBOX") -> dict[int, str]:
-    conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
-    try:
-        conn.login(dovecot.user, dovecot.password)
-        conn.select(f'"{folder}"')
+    with dovecot.client(folder) as conn:
         _typ, data = conn.uid("FETCH", "1:*", "(UID FLAGS)")
-    finally:
-        conn.logout()
     out = {}
     for line in data:
         if isinstance(line, bytes) and b"UID" in line:
@@ -161,13 +155,8 @@ async def test_reading_in_another_client_clears_unread(
     cid = await console.only_conversation()
     await wait_until(lambda: console.state() is MailAccountState.LIVE)
     assert await _unread(console, cid, 1)
-    conn = imaplib.IMAP4("127.0.0.1", dovecot.port)
-    try:
-        conn.login(dovecot.user, dovecot.password)
-        conn.select("INBOX")
+    with dovecot.client() as conn:
         conn.uid("STORE", "1", "+FLAGS", "(\\Seen)")
-    finally:
-        conn.logout()
     await wait_for_async(lambda: _unread(console, cid, 0), timeout=5)
 
 
