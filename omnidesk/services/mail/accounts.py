@@ -303,8 +303,7 @@ class AccountRunner:
             on_change,
             reissue_after=self._settings.reissue_after,
             timeout=self._settings.timeout,
-            backoff_base=self._settings.retry_initial,
-            backoff_cap=self._settings.retry_max,
+            backoff=Backoff(self._settings.retry_initial, self._settings.retry_max),
             on_status=functools.partial(self._watcher_status, folder),
         )
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 
 from aioimaplib import STOP_WAIT_SERVER_PUSH
 
 from omnidesk.mail.types import MailAccount, PasswordProvider
+from omnidesk.services.backoff import Backoff
 
 from .errors import MailAuthError, MailConnectionLost, MailError
 from .imap_connection import LOST, AsyncImap
@@ -42,12 +42,6 @@ def raise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-def backoff_delay(attempt: int, base: float, cap: float, rnd: random.Random) -> float:
-    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base * 2**attempt)]."""
-    ceiling = min(cap, base * (2**attempt))
-    return rnd.uniform(min(base / 2, ceiling), ceiling)
-
-
 class FolderWatcher:
     def __init__(
         self,
@@ -58,10 +52,8 @@ class FolderWatcher:
         *,
         reissue_after: float = DEFAULT_REISSUE,
         timeout: float = 30.0,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 60.0,
+        backoff: Backoff | None = None,
         on_status: StatusCallback | None = None,
-        rnd: random.Random | None = None,
     ) -> None:
         self.account = account
         self.password_provider = password_provider
@@ -69,10 +61,8 @@ class FolderWatcher:
         self.on_change = on_change
         self.reissue_after = reissue_after
         self.timeout = timeout
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff = backoff or Backoff(initial=0.5, maximum=60.0)
         self.on_status = on_status
-        self.rnd = rnd or random.Random()
         self.idle_count = 0
         """How many IDLE commands were issued (tests check the re-issue)."""
         self.connect_count = 0
@@ -87,7 +77,6 @@ class FolderWatcher:
 
     async def run(self) -> None:
         """Watch until cancelled. Raises only :class:`MailAuthError`."""
-        attempt = 0
         while True:
             raise_if_cancelled()
             client = AsyncImap(self.account, self.password_provider, timeout=self.timeout)
@@ -95,7 +84,7 @@ class FolderWatcher:
                 await client.connect()
                 await client.select(self.folder)
                 self.connect_count += 1
-                attempt = 0
+                self.backoff.reset()
                 self._status("connected")
                 await self.on_change()  # catch up with whatever happened while away
                 await self._idle_loop(client)
@@ -103,8 +92,7 @@ class FolderWatcher:
                 raise
             except MailError as exc:
                 self.idling.clear()
-                delay = backoff_delay(attempt, self.backoff_base, self.backoff_cap, self.rnd)
-                attempt += 1
+                delay = self.backoff.next()
                 self.retry_delay = delay
                 self._status("disconnected", exc)
                 log.info("IMAP watcher for %s: %s; retry in %.1fs", self.folder, exc, delay)

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import random
-
 from omnidesk.services.mail.imap_blocking import _parse_fetch, uid_ranges
-from omnidesk.services.mail.imap_idle import backoff_delay
 
 
 def test_uid_ranges() -> None:
@@ -24,11 +21,3 @@ def test_parse_fetch_handles_items_after_literal_and_unsolicited() -> None:
         (4, ["\\Flagged", "\\Seen"], 12, b"abc"),
         (9, [], None, None),
     ]
-
-
-def test_backoff_grows_with_jitter_and_is_capped() -> None:
-    rnd = random.Random(1)
-    delays = [backoff_delay(n, 0.5, 8.0, rnd) for n in range(10)]
-    assert all(0.25 <= d <= 8.0 for d in delays)
-    assert max(delays[:2]) <= 1.0
-    assert len({round(d, 6) for d in delays}) == len(delays)  # jittered

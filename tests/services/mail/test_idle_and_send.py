@@ -11,6 +11,7 @@ from email.message import EmailMessage
 
 from omnidesk.mail.compose import build_reply
 from omnidesk.mail.types import MailAccount
+from omnidesk.services.backoff import Backoff
 from omnidesk.services.mail.imap_idle import FolderWatcher
 from omnidesk.services.mail.imap_sync import FolderSync
 from omnidesk.services.mail.smtp_send import send_and_file
@@ -77,7 +78,7 @@ async def test_watcher_reconnects_after_server_restart(
 
     watcher = FolderWatcher(
         account, lambda: dovecot.password, "INBOX", on_change,
-        backoff_base=0.1, backoff_cap=0.5, timeout=5,
+        backoff=Backoff(initial=0.1, maximum=0.5), timeout=5,
         on_status=lambda what, _err: statuses.append(what),
     )  # fmt: skip
     try:
