@@ -111,14 +111,6 @@ class ConversationHeader(QFrame):
             self.statusChosen.emit(str(value))
 
 
-def _email_subject(c: Conversation) -> str:
-    """The thread's subject as the cache stored it in the last mail's payload."""
-    payload = c.last_message.payload if c.last_message is not None else {}
-    email = payload.get("email")
-    subject = email.get("subject") if isinstance(email, dict) else None
-    return subject if isinstance(subject, str) else ""
-
-
 class DetailsPane(QFrame):
     """Contact and conversation facts (channel, handle, mode, status, assignee).
 
@@ -213,7 +205,7 @@ class DetailsPane(QFrame):
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.others.addItem(item)
         for c in self._others:
-            subject = _email_subject(c) or texts.preview(c.last_message) or self.tr("(no subject)")
+            subject = texts.email_subject(c.last_message) or texts.preview(c.last_message) or self.tr("(no subject)")
             item = QListWidgetItem(f"{subject}\n{texts.short_time(c.updated_at)}")
             item.setToolTip(subject)
             self.others.addItem(item)

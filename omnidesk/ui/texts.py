@@ -45,10 +45,21 @@ def message_text(m: Message) -> str:
     return f"{head}\n{caption}" if caption else head
 
 
+def email_subject(m: Message | None) -> str:
+    """The subject the cache stored with a mail (empty for other channels)."""
+    email = m.payload.get("email") if m is not None else None
+    subject = email.get("subject") if isinstance(email, dict) else None
+    return subject if isinstance(subject, str) else ""
+
+
 def preview(m: Message | None) -> str:
+    """One line for the conversation list; for email the subject leads, as in a mail client."""
     if m is None:
         return ""
     text = " ".join(message_text(m).split())
+    subject = " ".join(email_subject(m).split())
+    if subject:
+        text = f"{subject} — {text}" if text else subject
     if m.direction.value == "out":
         who = (
             QCoreApplication.translate("Texts", "Bot")
