@@ -6,8 +6,9 @@ on one folder never waits behind another's sync) and, once the first sync is don
 :class:`~.imap_idle.FolderWatcher` per watched folder whose pushes run that folder's sync.
 Sent is not watched: it is synced at start, after every reconnect and every
 ``sent_every`` seconds (a colleague's reply sent from another mail program lands there).
-aioimaplib cannot do STARTTLS, so an account using it has no IDLE: its folders are synced
-every ``poll_every`` seconds instead (cheap when nothing changed).
+Every account is pushed, STARTTLS ones too (:class:`~.imap_connection.AsyncImap` upgrades
+the connection itself); only a server without IDLE gets its folders synced every
+``poll_every`` seconds instead (by the watcher, cheap when nothing changed).
 
 What it is doing is reported as a :class:`~omnidesk.domain.MailAccountStatus`: ``SYNCING``
 with ``(fetched, total)``, ``LIVE``, ``RETRYING`` with a sentence and the retry time, or
@@ -43,7 +44,7 @@ from .errors import (
     MailUnreachable,
 )
 from .imap_blocking import BlockingImap
-from .imap_idle import DEFAULT_REISSUE, FolderWatcher, raise_if_cancelled
+from .imap_idle import DEFAULT_POLL, DEFAULT_REISSUE, FolderWatcher, raise_if_cancelled
 from .imap_sync import FolderSync
 from .tls import client_context, refuse_plaintext
 
@@ -70,8 +71,8 @@ class RunnerSettings:
     """Backoff between attempts (with jitter), for the whole account and for each watcher."""
     reissue_after: float = DEFAULT_REISSUE
     sent_every: float = 300.0
-    poll_every: float = 60.0
-    """For STARTTLS accounts, which cannot IDLE (see the module docstring)."""
+    poll_every: float = DEFAULT_POLL
+    """Only for a server without IDLE (see the module docstring)."""
     batch_size: int = 200
 
 
@@ -275,18 +276,14 @@ class AccountRunner:
         self._fetching.clear()
         self._backoff.reset()
         self._password_changed.clear()  # the password in use works
-        if self.account.imap_security == "starttls":
-            tasks = [asyncio.create_task(self._poll(folder)) for folder in self.watched]
-            self._report(MailAccountState.LIVE)
-        else:
-            self._watchers = {folder: self._watcher(folder) for folder in self.watched}
-            self._watch = dict.fromkeys(self.watched, "starting")
-            tasks = [asyncio.create_task(w.run()) for w in self._watchers.values()]
+        self._watchers = {folder: self._watcher(folder) for folder in self.watched}
+        self._watch = dict.fromkeys(self.watched, "starting")
+        tasks = [asyncio.create_task(w.run()) for w in self._watchers.values()]
         tasks.append(asyncio.create_task(self._sync_sent_now_and_then()))
         try:
             done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
-                task.result()  # they end only by raising (MailAuthError; MailError when polling)
+                task.result()  # they end only by raising (MailAuthError)
         finally:
             for task in tasks:
                 task.cancel()
@@ -302,16 +299,11 @@ class AccountRunner:
             folder,
             on_change,
             reissue_after=self._settings.reissue_after,
+            poll_every=self._settings.poll_every,
             timeout=self._settings.timeout,
             backoff=Backoff(self._settings.retry_initial, self._settings.retry_max),
             on_status=functools.partial(self._watcher_status, folder),
         )
-
-    async def _poll(self, folder: str) -> None:
-        """Instead of IDLE: a failure ends the round, and the runner retries with backoff."""
-        while True:
-            await asyncio.sleep(self._settings.poll_every)
-            await self._sync(folder)
 
     async def _sync_sent_now_and_then(self) -> None:
         """Sync Sent every ``sent_every`` seconds, and soon after a watcher (re)connects."""

@@ -2,7 +2,7 @@
 
 aioimaplib costs 3-6x the CPU of imaplib and has quadratic FETCH parsing (email-notes, traps
 1, 2 and 9), so the bulk work of a sync runs here, one call at a time via
-``asyncio.to_thread``. It also does STARTTLS, which aioimaplib cannot.
+``asyncio.to_thread``. It does STARTTLS with imaplib's own ``starttls``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .errors import (
     MailProtocolError,
     MailUnreachable,
 )
-from .tls import client_context, describe_connect_error, refuse_plaintext
+from .tls import NO_STARTTLS, client_context, describe_connect_error, refuse_plaintext
 
 T = TypeVar("T")
 
@@ -98,9 +98,7 @@ class BlockingImap:
                 conn = imaplib.IMAP4(host, port, timeout=timeout)
                 if context is not None:  # STARTTLS: refused (not skipped) if not offered
                     if "STARTTLS" not in conn.capabilities:
-                        raise imaplib.IMAP4.error(
-                            "the server does not offer STARTTLS (choose TLS, or another port)"
-                        )
+                        raise imaplib.IMAP4.error(NO_STARTTLS)
                     conn.starttls(context)
         except (OSError, imaplib.IMAP4.error) as exc:
             if conn is not None:

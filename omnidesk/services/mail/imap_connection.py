@@ -1,10 +1,11 @@
 """aioimaplib for what must not block: IDLE and the interactive commands.
 
-Every call is bounded by ``asyncio.wait_for`` (aioimaplib can hang: email-notes traps 2 and 5)
-and its failures are mapped onto :mod:`.errors`. aioimaplib has no STARTTLS, so accounts
-with ``imap_security="starttls"`` cannot use this class (``MailProtocolError``); the sync's
-blocking session does STARTTLS, and :class:`~.imap_sync.FolderSync` falls back to it for
-the interactive commands.
+Every call is bounded by ``asyncio.timeout`` (aioimaplib can hang: email-notes traps 2 and 5)
+and its failures are mapped onto :mod:`.errors`. aioimaplib has no STARTTLS (trap 8), so for
+``imap_security="starttls"`` this class does it: it sends ``STARTTLS`` through aioimaplib
+on the plain connection, upgrades the same transport with ``loop.start_tls`` (verified
+against the account's CA, like every other connection) and asks for the capabilities again
+over TLS before logging in. Everything after that, IDLE included, is unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .errors import (
     MailUnreachable,
 )
 from .imap_blocking import quote_mailbox
-from .tls import client_context, describe_connect_error, refuse_plaintext
+from .tls import NO_STARTTLS, client_context, describe_connect_error, refuse_plaintext
 
 T = TypeVar("T")
 LOST = "__omnidesk_connection_lost__"
@@ -46,8 +47,6 @@ class AsyncImap:
 
     async def connect(self) -> None:
         account = self.account
-        if account.imap_security == "starttls":
-            raise MailProtocolError("aioimaplib has no STARTTLS; use TLS (port 993) for push")
         if account.imap_security == "none":
             refuse_plaintext(account.imap_host, account.imap_port, "IMAP")
         try:
@@ -69,6 +68,8 @@ class AsyncImap:
         try:
             async with asyncio.timeout(self.timeout):
                 await client.wait_hello_from_server()
+                if account.imap_security == "starttls":
+                    await self._starttls(client)
         except (OSError, TimeoutError, aioimaplib.AioImapException) as exc:
             await self.close()
             raise MailUnreachable(
@@ -78,6 +79,29 @@ class AsyncImap:
         if response.result != "OK":
             await self.close()
             raise MailAuthError(f"IMAP login refused for {account.login}")
+
+    async def _starttls(self, client: Any) -> None:
+        """Upgrade the greeted plain connection to TLS; refused (never skipped) if not offered.
+
+        Whatever arrived in clear is dropped and the capabilities are asked again over TLS
+        (RFC 3501 6.2.1), so nothing a man in the middle injected before the handshake counts.
+        """
+        protocol = client.protocol
+        if "STARTTLS" not in protocol.capabilities:
+            raise aioimaplib.Abort(NO_STARTTLS)
+        response = await protocol.execute(
+            aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        )
+        if response.result != "OK":
+            raise aioimaplib.Abort(f"{NO_STARTTLS}: {response.lines!r}")
+        protocol.incomplete_line, protocol.current_command = b"", None
+        protocol.transport = await protocol.loop.start_tls(
+            protocol.transport,
+            protocol,
+            client_context(self.account.tls_ca_file),
+            server_hostname=self.account.imap_host,
+        )
+        await protocol.capability()
 
     def _connection_lost(self, exc: Exception | None) -> None:
         self.lost.set()
@@ -118,6 +142,14 @@ class AsyncImap:
                 return int(match.group(2))
         return None
 
+    def can_idle(self) -> bool:
+        return "IDLE" in self.client.protocol.capabilities
+
+    async def noop(self) -> None:
+        response = await self._call(self.client.noop())
+        if response.result != "OK":
+            raise MailProtocolError(f"NOOP failed: {response.lines!r}")
+
     async def idle_start(self, reissue_after: float) -> asyncio.Future[Any]:
         idle: asyncio.Future[Any] = await self._call(self.client.idle_start(timeout=reissue_after))
         return idle
@@ -149,7 +181,13 @@ class AsyncImap:
         client, self.client = self.client, None
         if client is None:
             return
-        if not self.lost.is_set() and client.protocol.transport is not None:
+        protocol = client.protocol
+        # LOGOUT only from a logged-in, quiet connection: it would queue behind a command
+        # still running (an IDLE left by a cancel) or go unanswered mid-STARTTLS, and a
+        # cancelled watcher must stop at once; otherwise the connection is just dropped
+        busy = protocol.pending_sync_command is not None or protocol.pending_async_commands
+        logged_in = protocol.state in (aioimaplib.AUTH, aioimaplib.SELECTED)
+        if not self.lost.is_set() and protocol.transport is not None and logged_in and not busy:
             try:
                 async with asyncio.timeout(2):
                     await client.logout()

@@ -4,7 +4,10 @@ The watcher only says *that* something changed (``on_change``); the sync finds o
 IDLE is re-issued every ``reissue_after`` seconds (servers may drop an IDLE after 30
 minutes), a dropped connection is retried with exponential backoff and jitter, and after
 every (re)connect ``on_change`` runs once so nothing that happened meanwhile is missed.
-A wrong password ends the watcher with :class:`~.errors.MailAuthError`.
+A wrong password ends the watcher with :class:`~.errors.MailAuthError`. TLS, STARTTLS and
+(loopback) plain accounts are all pushed; only a server without the IDLE capability is
+polled instead, every ``poll_every`` seconds (a NOOP on the watcher's connection keeps it
+open and notices a drop, then ``on_change``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ ChangeCallback = Callable[[], Awaitable[None]]
 StatusCallback = Callable[[str, Exception | None], None]
 """``("connected" | "disconnected" | "idle", error)``."""
 DEFAULT_REISSUE = 28 * 60.0
+DEFAULT_POLL = 60.0
 _CHANGE_WORDS = (b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED")
 
 
@@ -51,6 +55,7 @@ class FolderWatcher:
         on_change: ChangeCallback,
         *,
         reissue_after: float = DEFAULT_REISSUE,
+        poll_every: float = DEFAULT_POLL,
         timeout: float = 30.0,
         backoff: Backoff | None = None,
         on_status: StatusCallback | None = None,
@@ -60,6 +65,7 @@ class FolderWatcher:
         self.folder = folder
         self.on_change = on_change
         self.reissue_after = reissue_after
+        self.poll_every = poll_every
         self.timeout = timeout
         self.backoff = backoff or Backoff(initial=0.5, maximum=60.0)
         self.on_status = on_status
@@ -67,6 +73,7 @@ class FolderWatcher:
         """How many IDLE commands were issued (tests check the re-issue)."""
         self.connect_count = 0
         self.idling = asyncio.Event()
+        """Set while the watcher waits for a push (or, without IDLE, between polls)."""
         self.retry_delay = 0.0
         """Seconds until the next reconnect; set before ``on_status("disconnected", ...)``
         so a status line can say when."""
@@ -101,6 +108,9 @@ class FolderWatcher:
                 await asyncio.shield(client.close())
 
     async def _idle_loop(self, client: AsyncImap) -> None:
+        if not client.can_idle():
+            await self._poll_loop(client)
+            return
         while True:
             raise_if_cancelled()
             idle = await client.idle_start(self.reissue_after)
@@ -127,3 +137,14 @@ class FolderWatcher:
             await client.idle_done(idle)
             if changed:
                 await self.on_change()
+
+    async def _poll_loop(self, client: AsyncImap) -> None:
+        log.info("IMAP server of %s has no IDLE: polling %s every %.0fs",
+                 self.account.id, self.folder, self.poll_every)  # fmt: skip
+        self.idling.set()
+        self._status("idle")
+        while True:
+            await asyncio.sleep(self.poll_every)
+            raise_if_cancelled()
+            await client.noop()
+            await self.on_change()

@@ -14,6 +14,8 @@ import ssl
 
 from .errors import MailUnreachable
 
+NO_STARTTLS = "the server does not offer STARTTLS (choose TLS, or another port)"
+
 
 def is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost."):

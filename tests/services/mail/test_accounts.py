@@ -216,7 +216,9 @@ async def test_check_login(
     assert wrong == "wrong user name or password for agent@shop.test"
 
 
-async def test_starttls_account_polls_instead_of_idle() -> None:
+async def test_starttls_account_is_pushed() -> None:
+    """STARTTLS accounts get IDLE like the others: a new mail is there within ~1 s, long
+    before any poll would run, and a server restart is ridden out."""
     binary = dovecot_binary()
     if binary is None or shutil.which("openssl") is None or os.geteuid() != 0:
         pytest.skip("needs dovecot, openssl and root (see conftest.dovecot)")
@@ -228,7 +230,7 @@ async def test_starttls_account_polls_instead_of_idle() -> None:
         id="acct", address="agent@shop.test", login=server.user, imap_host="127.0.0.1",
         imap_port=server.port, imap_security="starttls", tls_ca_file=str(server.tls_ca_file),
     )  # fmt: skip
-    settings = replace(QUICK, poll_every=0.3)
+    settings = replace(QUICK, poll_every=3600.0, sent_every=3600.0)
     runner = AccountRunner(account, lambda: server.password, sink, statuses.append,
                            settings=settings)  # fmt: skip
     try:
@@ -237,9 +239,21 @@ async def test_starttls_account_polls_instead_of_idle() -> None:
         await wait_until(lambda: state_of(statuses) is MailAccountState.LIVE)
         assert len(sink.box("acct")) == 1
         server.deliver(make_raw(2))
-        await wait_until(lambda: len(sink.box("acct")) == 2, timeout=3)
+        assert await wait_until(lambda: len(sink.box("acct")) == 2, timeout=3) < 1.5
         await runner.mark_seen("INBOX", 2)  # through the sync's STARTTLS session
         await wait_until(lambda: sink.box("acct")[2].seen, timeout=3)
+
+        await asyncio.to_thread(server.stop)
+        await wait_until(lambda: state_of(statuses) is MailAccountState.RETRYING)
+        await asyncio.to_thread(server.start)
+        await wait_until(lambda: state_of(statuses) is MailAccountState.LIVE, timeout=10)
+        server.deliver(make_raw(3))
+        assert await wait_until(lambda: len(sink.box("acct")) == 3, timeout=3) < 1.5
+        log = (server.root / "dovecot.log").read_text(errors="replace")
+        logins = [line for line in log.splitlines() if "Login: user=<" in line]
+        assert logins and all(", TLS," in line for line in logins)  # never in clear
     finally:
+        start = time.monotonic()
         await runner.stop()
+        assert time.monotonic() - start < 2.0
         server.cleanup()

@@ -13,7 +13,7 @@ import os
 import shutil
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from omnidesk.mail.compose import build_message
 from omnidesk.mail.types import Address, MailAccount, Security
+from omnidesk.services.backoff import Backoff
 from omnidesk.services.mail.errors import MailUnreachable
 from omnidesk.services.mail.imap_connection import AsyncImap
 from omnidesk.services.mail.imap_idle import FolderWatcher
@@ -69,6 +70,12 @@ def tls_account(tls_dovecot: DovecotServer) -> MailAccount:
         smtp_security="none",
         tls_ca_file=str(tls_dovecot.tls_ca_file),
     )
+
+
+@pytest.fixture
+def starttls_account(tls_dovecot: DovecotServer, tls_account: MailAccount) -> MailAccount:
+    """STARTTLS on the plain port, trusting the test CA."""
+    return replace(tls_account, imap_port=tls_dovecot.port, imap_security="starttls")
 
 
 def tls_logins(server: DovecotServer) -> int:
@@ -149,6 +156,138 @@ async def test_idle_push_over_tls(tls_dovecot: DovecotServer, tls_account: MailA
     assert tls_logins(tls_dovecot) >= 2  # the watcher's and the sync's
 
 
+@contextlib.asynccontextmanager
+async def pushing_into(
+    sink: MemorySink, account: MailAccount, server: DovecotServer, **kwargs: Any
+) -> AsyncIterator[tuple[FolderWatcher, list[str]]]:
+    """A watcher on INBOX whose pushes sync into ``sink``; cancelled (promptly) at the end."""
+    sync = FolderSync(account, lambda: server.password, sink, timeout=10)
+    statuses: list[str] = []
+
+    async def on_change() -> None:
+        await sync.sync("INBOX")
+
+    watcher = FolderWatcher(account, lambda: server.password, "INBOX", on_change, timeout=5,
+                            on_status=lambda what, _e: statuses.append(what),
+                            **kwargs)  # fmt: skip
+    task = asyncio.create_task(watcher.run())
+    try:
+        yield watcher, statuses
+        assert not task.done()
+    finally:
+        task.cancel()
+        start = time.monotonic()
+        async with asyncio.timeout(10):
+            await asyncio.gather(task, return_exceptions=True)
+        assert time.monotonic() - start < 2.0, "a cancelled watcher must stop promptly"
+        await sync.aclose()
+
+
+async def wait_for_box(sink: MemorySink, count: int, timeout: float = 5.0) -> float:
+    start = time.monotonic()
+    async with asyncio.timeout(timeout):
+        while len(sink.box("acct")) < count:
+            await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+async def test_idle_push_over_starttls_and_reissue(
+    tls_dovecot: DovecotServer, starttls_account: MailAccount
+) -> None:
+    tls_dovecot.deliver(make_raw(1))
+    sink = MemorySink()
+    async with pushing_into(sink, starttls_account, tls_dovecot, reissue_after=0.4) as (
+        watcher,
+        statuses,
+    ):
+        async with asyncio.timeout(10):
+            await watcher.idling.wait()
+        assert len(sink.box("acct")) == 1  # on_change ran after connecting
+        await asyncio.sleep(1.0)
+        assert watcher.idle_count >= 3  # IDLE re-issued every 0.4 s
+        assert watcher.connect_count == 1 and "disconnected" not in statuses
+        for n in (2, 3):
+            async with asyncio.timeout(10):
+                await watcher.idling.wait()
+            tls_dovecot.deliver(make_raw(n))
+            assert await wait_for_box(sink, n) < 1.5
+    # the watcher's and the sync's logins were both made over TLS, none in clear
+    log = (tls_dovecot.root / "dovecot.log").read_text(errors="replace")
+    assert tls_logins(tls_dovecot) >= 2
+    assert tls_logins(tls_dovecot) == log.count("Login: user=<")
+
+
+async def test_starttls_watcher_reconnects_after_server_restart(
+    tls_dovecot: DovecotServer, starttls_account: MailAccount
+) -> None:
+    sink = MemorySink()
+    backoff = Backoff(initial=0.1, maximum=0.5)
+    async with pushing_into(sink, starttls_account, tls_dovecot, backoff=backoff) as (
+        watcher,
+        statuses,
+    ):
+        async with asyncio.timeout(10):
+            await watcher.idling.wait()
+        await asyncio.to_thread(tls_dovecot.stop)
+        tls_dovecot.deliver(make_raw(7))  # arrives while the server is down
+        async with asyncio.timeout(5):
+            while "disconnected" not in statuses:
+                await asyncio.sleep(0.02)
+        await asyncio.to_thread(tls_dovecot.start)
+        await wait_for_box(sink, 1, timeout=10)  # caught up after the reconnect
+        assert watcher.connect_count >= 2
+        async with asyncio.timeout(10):
+            await watcher.idling.wait()
+        tls_dovecot.deliver(make_raw(8))
+        assert await wait_for_box(sink, 2) < 1.5
+
+
+@pytest.mark.parametrize("when", ["connecting", "idling", "syncing"])
+async def test_cancelled_starttls_watcher_stops_promptly(
+    tls_dovecot: DovecotServer, starttls_account: MailAccount, when: str
+) -> None:
+    """Cancel lands in the STARTTLS handshake, in IDLE, or in ``on_change``; each time the
+    watcher is gone within 2 s (checked by ``pushing_into``) and leaves no task behind."""
+    if when == "syncing":
+        tls_dovecot.deliver_many([make_raw(i) for i in range(800)])
+    sink = MemorySink()
+    async with pushing_into(sink, starttls_account, tls_dovecot) as (watcher, _statuses):
+        if when == "idling":
+            async with asyncio.timeout(10):
+                await watcher.idling.wait()
+        elif when == "syncing":  # first batch stored (the sync's session is open), more due
+            await wait_for_box(sink, 1, timeout=10)
+            assert len(sink.box("acct")) < 800
+        else:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert leftover == []
+
+
+async def test_server_without_idle_is_polled(tls_account: MailAccount) -> None:
+    """The one case left for polling: a server that does not announce IDLE."""
+    binary = dovecot_binary()
+    assert binary is not None  # tls_account's fixture has checked
+    server = DovecotServer.create(binary, tls=True)
+    caps = "IMAP4rev1 LITERAL+ SASL-IR ENABLE UIDPLUS CONDSTORE STARTTLS AUTH=PLAIN"
+    server.config.write_text(server.config.read_text() + f"imap_capability = {caps}\n")
+    account = replace(tls_account, imap_port=server.port, imap_security="starttls",
+                      tls_ca_file=str(server.tls_ca_file))  # fmt: skip
+    try:
+        server.start()
+        sink = MemorySink()
+        async with pushing_into(sink, account, server, poll_every=0.3) as (watcher, statuses):
+            async with asyncio.timeout(10):
+                await watcher.idling.wait()
+            assert statuses == ["connected", "idle"]
+            server.deliver(make_raw(1))
+            await wait_for_box(sink, 1, timeout=3)
+            assert watcher.idle_count == 0
+    finally:
+        server.cleanup()
+
+
 @pytest.mark.parametrize("security", ["tls", "starttls"])
 async def test_untrusted_certificate_is_refused_quickly(
     tls_dovecot: DovecotServer, tls_account: MailAccount, security: Security
@@ -158,9 +297,9 @@ async def test_untrusted_certificate_is_refused_quickly(
     start = time.monotonic()
     with pytest.raises(MailUnreachable, match="certificate .* is not trusted"):
         await sync_once(untrusted, tls_dovecot.password, MemorySink())
-    if security == "tls":  # aioimaplib (IDLE, interactive commands) refuses it the same way
-        with pytest.raises(MailUnreachable, match="certificate .* is not trusted"):
-            await AsyncImap(untrusted, lambda: tls_dovecot.password, timeout=10).connect()
+    # the aioimaplib connection (IDLE, interactive commands) refuses it the same way
+    with pytest.raises(MailUnreachable, match="certificate .* is not trusted"):
+        await AsyncImap(untrusted, lambda: tls_dovecot.password, timeout=10).connect()
     assert time.monotonic() - start < 5
     assert tls_logins(tls_dovecot) == 0
 
@@ -187,6 +326,8 @@ async def test_starttls_not_offered_is_refused_not_skipped(
     starttls = replace(account, imap_security="starttls")
     with pytest.raises(MailUnreachable, match="STARTTLS"):
         await sync_once(starttls, dovecot.password, MemorySink())
+    with pytest.raises(MailUnreachable, match="does not offer STARTTLS"):
+        await AsyncImap(starttls, lambda: dovecot.password, timeout=10).connect()
     assert "Login: user=<" not in (dovecot.root / "dovecot.log").read_text(errors="replace")
 
 
