@@ -114,6 +114,22 @@ def unseen(conn: Connection, conversation_id: int) -> list[Location]:
     ]
 
 
+def seen_pending(conn: Connection, account_id: str | None) -> list[Location]:
+    """Copies without ``\\Seen`` of the mails read here that the server has not confirmed."""
+    where = "" if account_id is None else "AND c.account_id = ? "
+    return [
+        (r[0], r[1], r[2])
+        for r in rows(
+            conn,
+            "SELECT c.account_id, c.folder, c.uid FROM mail_seen_pending p "
+            "JOIN mail_copy c ON c.mail_id = p.mail_id "
+            f"WHERE instr(' ' || c.flags || ' ', ' \\Seen ') = 0 {where}"
+            "ORDER BY c.account_id, c.folder, c.uid",
+            () if account_id is None else (account_id,),
+        )
+    ]
+
+
 def contact_conversations(conn: Connection, contact_id: int) -> list[Conversation]:
     return [
         convert.conversation_from_mapping(r)

@@ -34,7 +34,13 @@ from omnidesk.storage.mail_rows import account_of_channel, channel_id
 from omnidesk.storage.mail_sql import SEEN, Touched, db, rows
 from omnidesk.storage.mail_summary import refresh
 from omnidesk.storage.mail_threads import AccountInfo, AccountThreads, load_threads
-from omnidesk.storage.mail_write import forget_account, mark_thread_seen, save_parts, store_batch
+from omnidesk.storage.mail_write import (
+    forget_account,
+    mark_thread_seen,
+    save_parts,
+    seen_confirmed,
+    store_batch,
+)
 
 __all__ = ["Location", "MailEnvelope", "MailStore", "QueuedMail"]
 
@@ -236,6 +242,12 @@ class MailStore:
     async def unseen_in_conversation(self, conversation_id: int) -> list[Location]:
         return await self._run(lambda conn: mail_read.unseen(conn, conversation_id))
 
+    async def seen_pending(self, account_id: str | None = None) -> list[Location]:
+        """Copies (of every account, or of one) still lacking ``\\Seen`` of the mails the
+        agent read here: the mail service sets it on the server, then says
+        :meth:`seen_confirmed`. Kept in the file, so a restart does not lose them."""
+        return await self._run(lambda conn: mail_read.seen_pending(conn, account_id))
+
     async def contact_conversations(self, contact_id: int) -> list[Conversation]:
         """Every thread with this customer, newest first."""
         return await self._run(lambda conn: mail_read.contact_conversations(conn, contact_id))
@@ -243,11 +255,30 @@ class MailStore:
     # -- local changes ----------------------------------------------------------------------
 
     async def mark_seen_local(self, conversation_id: int) -> Changes:
-        """The agent opened the thread: its inbound mails are read here at once (the service
-        sets ``\\Seen`` on the server; the next flag sync agrees)."""
+        """The agent opened the thread: its inbound mails are read here at once, and stay read
+        (whatever a flag sync says, across restarts) until the server confirms ``\\Seen``:
+        see :meth:`seen_pending`."""
         if not is_mail_conversation(conversation_id):
             return NO_CHANGES
         return await self._write(lambda conn, out: mark_thread_seen(conn, -conversation_id, out))
+
+    async def seen_confirmed(self, locations: Collection[Location]) -> Changes:
+        """The server took ``\\Seen`` on these copies (or they are gone): they no longer wait."""
+        by_account: dict[str, list[Location]] = {}
+        for location in locations:
+            by_account.setdefault(location[0], []).append(location)
+
+        def confirm(account_id: str, copies: list[Location]) -> Work:
+            def work(conn: Connection, out: Touched) -> str:
+                seen_confirmed(conn, copies, out)
+                return account_id
+
+            return work
+
+        changes = NO_CHANGES
+        for account_id, copies in by_account.items():
+            changes |= await self._write(confirm(account_id, copies))
+        return changes
 
     async def set_status(self, conversation_id: int, status: ConversationStatus) -> Changes:
         """Open, pending or resolved: decided here, there is no relay to ask."""

@@ -9,6 +9,7 @@ copy keeps its flags, and a mail goes when its last copy does.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,10 @@ from omnidesk.storage.mail_rows import (
 )
 from omnidesk.storage.mail_sql import SEEN, Touched, chunked, db, marks, rows
 from omnidesk.storage.mail_threads import AccountThreads, merge_rows
+
+ROWS_PER_INSERT = 200
+"""``message`` rows per INSERT statement (fewer when the SQLite build allows fewer
+parameters than 200 rows need: 999 before SQLite 3.32)."""
 
 
 @dataclass
@@ -206,30 +211,49 @@ def _insert_new(
         f"INSERT INTO mail_message ({', '.join(MAIL_COLUMNS)}) VALUES ({marks(MAIL_COLUMNS)})",
         mail_rows,
     )
-    cx.executemany(
-        f"INSERT INTO message ({', '.join(MESSAGE_COLUMNS)}) VALUES ({marks(MESSAGE_COLUMNS)})",
-        message_rows,
-    )
+    # FTS5 (the trigger on ``message``) keeps new index entries in memory until the
+    # statement's savepoint ends or a row id is not above the previous one, then writes an
+    # index segment (merged later: the cost). So many rows per statement, not executemany,
+    # in ascending id order: one segment per statement instead of one per mail (3x faster).
+    message_rows.sort(key=lambda r: int(r[0]))
+    columns, one = ", ".join(MESSAGE_COLUMNS), f"({marks(MESSAGE_COLUMNS)})"
+    per_statement = cx.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(MESSAGE_COLUMNS)
+    for chunk in chunked(message_rows, min(ROWS_PER_INSERT, per_statement)):
+        cx.execute(
+            f"INSERT INTO message ({columns}) VALUES {','.join([one] * len(chunk))}",
+            [value for r in chunk for value in r],
+        )
 
 
 # -- flags, removal ---------------------------------------------------------------------------
 
 
 def recompute_seen(conn: Connection, mail_ids: Iterable[int], out: Touched) -> None:
-    """``seen`` = some copy has ``\\Seen``, for mails that have copies; threads whose unread
-    count may change are marked for refresh."""
+    """``seen`` = some copy has ``\\Seen`` or the agent read it here and the server has not
+    confirmed yet (``mail_seen_pending``: dropped once every copy has ``\\Seen``), for mails
+    that have copies; threads whose unread count may change are marked for refresh."""
     cx = db(conn)
+    has_seen = "instr(' ' || c.flags || ' ', ' \\Seen ') > 0"
     for chunk in chunked(sorted(set(mail_ids))):
+        confirmed: list[int] = []
         for r in rows(
             conn,
-            f"SELECT m.id, m.thread_id, m.seen, MAX(instr(' ' || c.flags || ' ', ' \\Seen ') > 0) "
+            f"SELECT m.id, m.thread_id, m.seen, MAX({has_seen}), MIN({has_seen}), "
+            f"EXISTS (SELECT 1 FROM mail_seen_pending p WHERE p.mail_id = m.id) "
             f"FROM mail_message m JOIN mail_copy c ON c.mail_id = m.id "
             f"WHERE m.id IN ({marks(chunk)}) GROUP BY m.id",
             chunk,
         ):
-            if bool(r[2]) != bool(r[3]):
-                cx.execute("UPDATE mail_message SET seen = ? WHERE id = ?", (bool(r[3]), r[0]))
+            if r[5] and r[4]:
+                confirmed.append(r[0])
+            seen = bool(r[3]) or bool(r[5])
+            if bool(r[2]) != seen:
+                cx.execute("UPDATE mail_message SET seen = ? WHERE id = ?", (seen, r[0]))
                 out.threads.add(r[1])
+        if confirmed:
+            cx.execute(
+                f"DELETE FROM mail_seen_pending WHERE mail_id IN ({marks(confirmed)})", confirmed
+            )
 
 
 def drop_orphans(conn: Connection, mail_ids: Iterable[int], out: Touched) -> None:
@@ -257,8 +281,9 @@ def drop_orphans(conn: Connection, mail_ids: Iterable[int], out: Touched) -> Non
 
 
 def mark_thread_seen(conn: Connection, thread: int, out: Touched) -> str | None:
-    """The thread's inbound mails are read (and their copies carry ``\\Seen`` here at once);
-    the account, or None when nothing was unread."""
+    """The thread's inbound mails are read here at once, and stay read until the server has
+    ``\\Seen`` on their copies (``mail_seen_pending``, kept across restarts; the copies' flags
+    stay the server's); the account, or None when nothing was unread."""
     found = rows(
         conn,
         "SELECT id, account_id FROM mail_message "
@@ -270,14 +295,33 @@ def mark_thread_seen(conn: Connection, thread: int, out: Touched) -> str | None:
     cx = db(conn)
     for chunk in chunked([r[0] for r in found]):
         cx.execute(f"UPDATE mail_message SET seen = 1 WHERE id IN ({marks(chunk)})", chunk)
-        cx.execute(
-            f"UPDATE mail_copy SET flags = trim(flags || ' ' || ?) "
-            f"WHERE mail_id IN ({marks(chunk)}) "
-            f"AND instr(' ' || flags || ' ', ' ' || ? || ' ') = 0",
-            [SEEN, *chunk, SEEN],
+        cx.executemany(
+            "INSERT OR IGNORE INTO mail_seen_pending (mail_id) VALUES (?)", [(i,) for i in chunk]
         )
     out.threads.add(thread)
     return str(found[0][1])
+
+
+def seen_confirmed(conn: Connection, copies: Iterable[tuple[str, str, int]], out: Touched) -> None:
+    """The server has ``\\Seen`` on these ``(account, folder, uid)`` copies now: their flags
+    say so here, and a mail read here stops waiting once every copy has it."""
+    cx = db(conn)
+    mail_ids: list[int] = []
+    for account_id, folder, uid in set(copies):
+        found = cx.execute(
+            "SELECT mail_id FROM mail_copy WHERE account_id = ? AND folder = ? AND uid = ?",
+            (account_id, folder, uid),
+        ).fetchone()
+        if found is None:  # expunged meanwhile
+            continue
+        mail_ids.append(found[0])
+        cx.execute(
+            "UPDATE mail_copy SET flags = trim(flags || ' ' || ?) "
+            "WHERE account_id = ? AND folder = ? AND uid = ? "
+            "AND instr(' ' || flags || ' ', ' ' || ? || ' ') = 0",
+            (SEEN, account_id, folder, uid, SEEN),
+        )
+    recompute_seen(conn, mail_ids, out)
 
 
 def save_parts(conn: Connection, mail_id: int, images: Mapping[str, tuple[str, bytes]]) -> None:

@@ -12,12 +12,13 @@ from sqlalchemy import Connection
 
 from omnidesk.storage.tables import cache_registry
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1_TABLES = ("conversation", "message", "outbox", "draft", "meta")
 _V2_TABLES = (
     "mail_thread", "mail_message", "mail_copy", "mail_folder", "mail_part", "mail_outbox",
 )  # fmt: skip
+_V3_TABLES = ("mail_seen_pending",)
 
 _FTS = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS message_fts USING fts5("
@@ -62,7 +63,16 @@ def _v2(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2}
+def _v3(conn: Connection) -> None:
+    """Mails read here whose ``\\Seen`` the server still lacks survive a restart."""
+    _create(conn, _V3_TABLES)
+    conn.exec_driver_sql(
+        "CREATE TRIGGER IF NOT EXISTS mail_message_seen_ad AFTER DELETE ON mail_message BEGIN "
+        "DELETE FROM mail_seen_pending WHERE mail_id = old.id; END"
+    )
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1, 2: _v2, 3: _v3}
 
 
 def migrate(

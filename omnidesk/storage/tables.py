@@ -178,6 +178,17 @@ class MailPartRow(CacheModel, table=True):
     data: bytes
 
 
+class MailSeenPendingRow(CacheModel, table=True):
+    """A mail the agent read here whose ``\\Seen`` the server has not confirmed yet (schema
+    version 3): it stays read here whatever a flag sync says, and the mail service sets
+    ``\\Seen`` on its copies when it can (after a restart too). Gone once every copy has
+    ``\\Seen``, or with its mail (trigger)."""
+
+    __tablename__ = "mail_seen_pending"
+
+    mail_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+
+
 class MailOutboxRow(CacheModel, table=True):
     """The built MIME of a queued mail reply, beside its ``outbox`` row (same client id).
 

@@ -194,8 +194,73 @@ async def test_unread_follows_flags_and_local_reading(
     assert conv.id in changes.conversations
     assert (await cache.conversation(conv.id)).unread_count == 0  # type: ignore[union-attr]
     assert await store.unseen_in_conversation(conv.id) == []
+    assert await store.seen_pending() == [(ACCOUNT, "INBOX", 2)]  # the server lacks \\Seen
+    await store.apply_flags(ACCOUNT, "INBOX", [FlagUpdate(2, frozenset({"\\Flagged"}))])
+    assert (await cache.conversation(conv.id)).unread_count == 0  # type: ignore[union-attr]
+    assert await store.seen_pending() == [(ACCOUNT, "INBOX", 2)]
+
+    await store.seen_confirmed([(ACCOUNT, "INBOX", 2)])  # the server took \\Seen
+    assert await store.seen_pending() == []
     await store.apply_flags(ACCOUNT, "INBOX", [FlagUpdate(2, frozenset())])  # unread elsewhere
     assert (await cache.conversation(conv.id)).unread_count == 1  # type: ignore[union-attr]
+
+
+async def test_a_mail_read_here_stays_read_until_every_copy_has_seen(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    cache = await Cache.open(path)
+    store = MailStore(cache, {ACCOUNT: [AGENT]})
+    await store.store_messages(ACCOUNT, "INBOX", [mail(1, uid=10), mail(2, subject="Other")])
+    await store.store_messages(ACCOUNT, "Archive", [mail(1, uid=4, folder="Archive")])
+    other, first = await cache.conversations()  # newest first
+    await store.mark_seen_local(first.id)
+    await store.mark_seen_local(first.id)  # nothing new
+    await cache.close()
+
+    cache = await Cache.open(path)  # a restart: what waits is in the file
+    try:
+        store = MailStore(cache, {ACCOUNT: [AGENT]})
+        both = [(ACCOUNT, "Archive", 4), (ACCOUNT, "INBOX", 10)]
+        assert await store.seen_pending() == both
+        assert await store.seen_pending("other account") == []
+        # flag syncs (full ones, without CONDSTORE) and a refetch of a copy keep it read
+        await store.apply_flags(ACCOUNT, "INBOX", [FlagUpdate(10, frozenset())])
+        await store.store_messages(ACCOUNT, "Archive", [mail(1, uid=4, folder="Archive")])
+        assert await _unread(cache, first.id) == 0
+        await store.seen_confirmed([(ACCOUNT, "INBOX", 10)])  # one copy so far
+        assert await store.seen_pending() == [(ACCOUNT, "Archive", 4)]
+        await store.apply_flags(ACCOUNT, "INBOX", [FlagUpdate(10, frozenset())])  # unread there
+        assert await _unread(cache, first.id) == 0  # the Archive copy still waits
+        # the server's own flags confirm the last copy: nothing waits, flags rule again
+        await store.apply_flags(ACCOUNT, "INBOX", [FlagUpdate(10, SEEN)])
+        await store.apply_flags(ACCOUNT, "Archive", [FlagUpdate(4, SEEN)])
+        assert await store.seen_pending() == []
+        await store.apply_flags(ACCOUNT, "INBOX", [FlagUpdate(10, frozenset())])
+        await store.apply_flags(ACCOUNT, "Archive", [FlagUpdate(4, frozenset())])
+        assert await _unread(cache, first.id) == 1
+        assert await _unread(cache, other.id) == 1  # never opened
+    finally:
+        await cache.close()
+
+
+async def test_a_waiting_mark_goes_with_its_mail(cache: Cache, store: MailStore) -> None:
+    await store.store_messages(ACCOUNT, "INBOX", [mail(1)])
+    (conv,) = await cache.conversations()
+    await store.mark_seen_local(conv.id)
+    await store.forget_folder(ACCOUNT, "INBOX")  # UIDVALIDITY changed: no copy for now
+    assert await store.seen_pending() == [] and await _unread(cache, conv.id) == 0
+    await store.store_messages(ACCOUNT, "INBOX", [mail(1, uid=7)])  # the refetch finds it
+    assert await store.seen_pending() == [(ACCOUNT, "INBOX", 7)]
+    assert await _unread(cache, conv.id) == 0
+    await store.remove_uids(ACCOUNT, "INBOX", [7])  # expunged: the mail and its mark go
+    assert await cache.conversations() == []
+    await store.store_messages(ACCOUNT, "INBOX", [mail(1, uid=8)])  # same id, a new mail
+    (again,) = await cache.conversations()
+    assert await store.seen_pending() == [] and again.unread_count == 1
+
+
+async def _unread(cache: Cache, conversation_id: int) -> int | None:
+    conv = await cache.conversation(conversation_id)
+    return conv.unread_count if conv is not None else None
 
 
 async def test_a_uid_stored_again_is_replaced(cache: Cache, store: MailStore) -> None:
@@ -447,7 +512,7 @@ async def test_a_version_1_cache_is_upgraded_without_losing_rows(tmp_path: Path)
     cache = await Cache.open(path)
     try:
         conn = sqlite3.connect(path)
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         conn.close()
         (conv,) = await cache.conversations()
         assert conv.id == 1 and [m.text for m in await cache.messages(1)] == ["olá mundo"]
@@ -459,6 +524,61 @@ async def test_a_version_1_cache_is_upgraded_without_losing_rows(tmp_path: Path)
         assert len(await cache.conversations()) == 2
     finally:
         await cache.close()
+
+
+async def test_a_version_2_cache_is_upgraded_keeping_its_mail(tmp_path: Path) -> None:
+    path = tmp_path / "cache.sqlite3"
+    cache = await Cache.open(path)
+    store = MailStore(cache, {ACCOUNT: [AGENT]})
+    await store.store_messages(ACCOUNT, "INBOX", [mail(1), mail(2, subject="Other", flags=SEEN)])
+    await store.save_folder_state(ACCOUNT, "INBOX", FolderState(7, 3, None, 2))
+    await cache.close()
+    _downgrade_to_v2(path)
+    assert _schema(path) == _schema_of_migrations(tmp_path / "v2.sqlite3", 2)
+
+    cache = await Cache.open(path)
+    try:
+        assert _schema(path) == _schema_of_migrations(tmp_path / "v3.sqlite3", 3)
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        conn.close()
+        store = MailStore(cache, {ACCOUNT: [AGENT]})
+        other, first = await cache.conversations()
+        assert (first.unread_count, other.unread_count) == (1, 0)
+        assert await store.folder_state(ACCOUNT, "INBOX") == FolderState(7, 3, None, 2)
+        assert (await cache.search("message"))[0].message_id < 0
+        await store.mark_seen_local(first.id)
+        assert await store.seen_pending() == [(ACCOUNT, "INBOX", 1)]
+        assert (await cache.conversation(first.id)).unread_count == 0  # type: ignore[union-attr]
+    finally:
+        await cache.close()
+
+
+def _downgrade_to_v2(path: Path) -> None:
+    """Turn a current file into what the version 2 console wrote (v3 only added these)."""
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER mail_message_seen_ad")
+    conn.execute("DROP TABLE mail_seen_pending")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+
+def _schema(path: Path) -> set[tuple[str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return set(conn.execute("SELECT type, name FROM sqlite_master WHERE sql IS NOT NULL"))
+    finally:
+        conn.close()
+
+
+def _schema_of_migrations(path: Path, upto: int) -> set[tuple[str, str]]:
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        for version in range(1, upto + 1):
+            MIGRATIONS[version](conn)
+    engine.dispose()
+    return _schema(path)
 
 
 def _v1_cache_with_rows(path: Path) -> int:

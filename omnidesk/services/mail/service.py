@@ -87,9 +87,8 @@ class MailService:
         self._accounts: dict[str, MailAccount] = {}
         self._runners: dict[str, AccountRunner] = {}
         self._statuses: dict[str, MailAccountStatus] = {}
-        self._seen_pending: dict[str, set[tuple[str, int]]] = {}
-        """Per account, ``(folder, uid)`` read here whose ``\\Seen`` the server still lacks."""
         self._seen_lock = asyncio.Lock()
+        """One flush of ``\\Seen`` at a time (what waits is in the store: ``seen_pending``)."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._sender = MailSender(
             store,
@@ -111,6 +110,7 @@ class MailService:
         self._started = True
         for account in self._accounts.values():
             self._start_runner(account)
+            self._spawn(self._flush_seen(account.id))  # mails read before a restart
         self._spawn(self._sender.run())
 
     async def shutdown(self) -> None:
@@ -133,7 +133,6 @@ class MailService:
                 await self._stop_runner(account_id)
                 if account_id not in wanted:
                     self._statuses.pop(account_id, None)
-                    self._seen_pending.pop(account_id, None)
         changed = [a for a in accounts if self._accounts.get(a.id) != a]
         self._remember(accounts)
         if self._started and not self._closed:
@@ -160,14 +159,13 @@ class MailService:
 
     async def open_conversation(self, conversation_id: int) -> Changes:
         """Unread mails of the thread become read here at once, and ``\\Seen`` on the server
-        in the background (when the account is offline: once it is live again)."""
+        in the background. What the server has not taken yet waits in the cache (it stays read
+        here, across restarts too) and is sent at start and whenever the account is live."""
         if not is_mail_conversation(conversation_id):
             return NO_CHANGES
-        unseen = await self._store.unseen_in_conversation(conversation_id)
         changes = await self._store.mark_seen_local(conversation_id)
-        for account_id, folder, uid in unseen:
-            self._seen_pending.setdefault(account_id, set()).add((folder, uid))
-        for account_id in {account_id for account_id, _, _ in unseen}:
+        account_id = await self._store.account_of(conversation_id)
+        if account_id is not None and account_id in self._runners:
             self._spawn(self._flush_seen(account_id))
         return changes
 
@@ -319,16 +317,17 @@ class MailService:
     def _status_changed(self, status: MailAccountStatus) -> None:
         self._statuses[status.account_id] = status
         if status.state is MailAccountState.LIVE:
-            if self._seen_pending.get(status.account_id):
-                self._spawn(self._flush_seen(status.account_id))
+            self._spawn(self._flush_seen(status.account_id))
             self._sender.wake()
         self._on_status(status)
 
     async def _flush_seen(self, account_id: str) -> None:
+        """Set ``\\Seen`` on the server for the account's mails read here; each copy the
+        server took is confirmed to the store at once, the rest wait for the next flush."""
         async with self._seen_lock:
-            pending = self._seen_pending.get(account_id, set())
-            runner = self._runners.get(account_id)
-            for folder, uid in sorted(pending):
+            for location in await self._store.seen_pending(account_id):
+                _account, folder, uid = location
+                runner = self._runners.get(account_id)
                 if runner is None:
                     return
                 try:
@@ -338,7 +337,9 @@ class MailService:
                 except MailError as exc:
                     log.info("\\Seen for %s/%s/%s waits: %s", account_id, folder, uid, exc)
                     return
-                pending.discard((folder, uid))
+                changes = await self._store.seen_confirmed([location])
+                if changes:
+                    self._on_changes(changes)
 
     async def _fetch_inline_images(
         self, message_id: int, cids: set[str]

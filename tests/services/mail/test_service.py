@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -11,6 +12,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from omnidesk.changes import Changes
 from omnidesk.domain import (
@@ -21,7 +23,7 @@ from omnidesk.domain import (
     MessageStatus,
 )
 from omnidesk.mail.types import MailAccount
-from omnidesk.services.mail.accounts import RunnerSettings
+from omnidesk.services.mail.accounts import AccountRunner, RunnerSettings
 from omnidesk.services.mail.service import MailService
 from omnidesk.storage import Cache
 from omnidesk.storage.mail_store import MailStore
@@ -332,3 +334,149 @@ async def test_wrong_password_waits_until_it_changes(
     finally:
         await service.shutdown()
         await cache.close()
+
+
+# -- read here, \Seen on the server later: kept in the cache ----------------------------------
+
+
+@contextlib.asynccontextmanager
+async def running_console(
+    path: Path, account: MailAccount, dovecot: DovecotServer, *, start: bool = True
+) -> AsyncIterator[Console]:
+    """A console over the cache file at ``path`` (closed, service and cache, on the way out)."""
+    cache = await Cache.open(path)
+    store = MailStore(cache, {})
+    changes: list[Changes] = []
+    statuses: list[MailAccountStatus] = []
+    service = MailService(
+        store, [account], lambda _id: dovecot.password, changes.append, statuses.append,
+        settings=QUICK, interactive_timeout=5,
+    )  # fmt: skip
+    box = Console(service, cache, store, account, changes, statuses)
+    try:
+        if start:
+            await box.service.start()
+        yield box
+    finally:
+        await box.service.shutdown()
+        await cache.close()
+
+
+class UnreadWatch:
+    """Samples a conversation's unread count every few milliseconds while it runs."""
+
+    def __init__(self, console: Console, cid: int) -> None:
+        self.seen: list[int | None] = []
+        self._console, self._cid = console, cid
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            conv = await self._console.cache.conversation(self._cid)
+            self.seen.append(conv.unread_count if conv is not None else None)
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> list[int | None]:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        return self.seen
+
+
+@pytest.fixture
+def seen_gate(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """While clear, setting ``\\Seen`` on the server waits (so a flag sync can come first)."""
+    gate = asyncio.Event()
+    original = AccountRunner.mark_seen
+
+    async def gated(self: AccountRunner, folder: str, uid: int) -> None:
+        await gate.wait()
+        await original(self, folder, uid)
+
+    monkeypatch.setattr(AccountRunner, "mark_seen", gated)
+    return gate
+
+
+async def test_read_while_offline_survives_a_restart_and_reaches_the_server(
+    dovecot: DovecotServer, account: MailAccount, tmp_path: Path, seen_gate: asyncio.Event
+) -> None:
+    path = tmp_path / "cache.sqlite3"
+    dovecot.deliver(make_raw(1))
+    async with running_console(path, account, dovecot) as console:
+        cid = await console.only_conversation()
+        await wait_until(lambda: console.state() is MailAccountState.LIVE)
+        assert await _unread(console, cid, 1)
+        await asyncio.to_thread(dovecot.stop)
+        await wait_until(lambda: console.state() is MailAccountState.RETRYING)
+        seen_gate.set()
+        await console.service.open_conversation(cid)
+        watch = UnreadWatch(console, cid)
+        await asyncio.sleep(0.3)  # the flush tries and fails: the server is down
+        assert await console.store.seen_pending() == [("acct", "INBOX", 1)]
+        await console.service.shutdown()
+        assert set(await watch.stop()) == {0}
+
+    # meanwhile another mail program flags it (not \Seen): the next sync reports its flags
+    await asyncio.to_thread(dovecot.start)
+    with dovecot.client() as conn:
+        conn.uid("STORE", "1", "+FLAGS", "(\\Flagged)")
+    assert "\\Seen" not in server_flags(dovecot)[1]
+
+    seen_gate.clear()  # the new console syncs the flags before it may set \Seen
+    async with running_console(path, account, dovecot, start=False) as console:
+        watch = UnreadWatch(console, cid)
+        assert await console.store.seen_pending() == [("acct", "INBOX", 1)]
+        await console.service.start()
+        await wait_until(lambda: console.state() is MailAccountState.LIVE)
+        assert await _copy_flags(console, 1) == "\\Flagged"  # the server's flags were synced
+        assert await _unread(console, cid, 0)
+        seen_gate.set()
+        await wait_until(lambda: "\\Seen" in server_flags(dovecot).get(1, ""), timeout=10)
+        await wait_for_async(lambda: _nothing_pending(console), timeout=5)
+        await asyncio.sleep(0.3)  # the flag sync after our STORE agrees
+        assert set(await watch.stop()) == {0}
+    assert "\\Seen" in server_flags(dovecot)[1]
+
+
+async def test_a_flag_sync_before_the_flush_keeps_the_mail_read(
+    dovecot: DovecotServer, console: Console, seen_gate: asyncio.Event
+) -> None:
+    dovecot.deliver(make_raw(1))
+    cid = await console.only_conversation()
+    await wait_until(lambda: console.state() is MailAccountState.LIVE)
+    await console.service.open_conversation(cid)  # its \Seen waits at the gate
+    watch = UnreadWatch(console, cid)
+    with dovecot.client() as conn:  # a flag change elsewhere: IDLE, then a flag sync
+        conn.uid("STORE", "1", "+FLAGS", "(\\Flagged)")
+    await wait_for_async(lambda: _has_copy_flags(console, 1, "\\Flagged"), timeout=5)
+    assert await _unread(console, cid, 0)
+    assert await console.store.seen_pending() == [("acct", "INBOX", 1)]
+
+    seen_gate.set()
+    await console.service.open_conversation(cid)  # nothing new to mark: the flush goes on
+    await wait_until(lambda: "\\Seen" in server_flags(dovecot).get(1, ""), timeout=5)
+    await wait_for_async(lambda: _nothing_pending(console), timeout=5)
+    assert set(await watch.stop()) == {0}
+
+    # once the server has it, its flags rule again: unread in another client shows here
+    with dovecot.client() as conn:
+        conn.uid("STORE", "1", "-FLAGS", "(\\Seen)")
+    await wait_for_async(lambda: _unread(console, cid, 1), timeout=5)
+
+
+async def _nothing_pending(console: Console) -> bool:
+    return await console.store.seen_pending() == []
+
+
+async def _copy_flags(console: Console, uid: int, folder: str = "INBOX") -> str:
+    def read(conn: Connection) -> str:
+        found = conn.exec_driver_sql(
+            "SELECT flags FROM mail_copy WHERE folder = ? AND uid = ?", (folder, uid)
+        ).fetchone()
+        return str(found[0]) if found else ""
+
+    return await console.cache.run_in_transaction(read)
+
+
+async def _has_copy_flags(console: Console, uid: int, flags: str) -> bool:
+    return await _copy_flags(console, uid) == flags
