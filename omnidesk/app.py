@@ -17,6 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("QT_API", "pyside6")
 
@@ -25,7 +26,6 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
 
 # isort: split
-import httpx
 import qasync
 
 from omnidesk.settings import (
@@ -36,6 +36,11 @@ from omnidesk.settings import (
     load_settings,
     save_settings,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from omnidesk.ui.main_window import MainWindow
 
 log = logging.getLogger("omnidesk")
 
@@ -140,6 +145,29 @@ async def _ask_master_password(parent: object) -> str | None:
     return await future
 
 
+async def _list_shown(window: MainWindow, timeout: float = 2.0) -> None:
+    """Wait until the window showed the cached conversations (or ``timeout`` passed).
+
+    What the list does not need (the keyring, the relay client and its event stream, the mail
+    service) starts after this, so none of it delays the first paint.
+    """
+    loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def done() -> None:
+        if not loaded.done():
+            loaded.set_result(None)
+
+    window.list_model.loaded.connect(done)
+    try:
+        await asyncio.wait_for(loaded, timeout)
+    except TimeoutError:
+        log.warning("the conversation list took over %s s to load from the cache", timeout)
+    finally:
+        window.list_model.loaded.disconnect(done)
+    # The rows are painted from Qt's posted events, which run before this call_soon.
+    await asyncio.sleep(0)
+
+
 async def console_main(
     app: QApplication,
     settings: Settings,
@@ -150,10 +178,14 @@ async def console_main(
     on_ready: ReadyCallback | None = None,
     on_shutdown: ShutdownHook | None = None,
 ) -> int:
+    from omnidesk.storage import Cache, CacheError
+
+    # The cache opens on its own thread while the rest of the console is imported here.
+    opening = asyncio.ensure_future(Cache.open(settings.resolved_cache_path()))
+    await asyncio.sleep(0)  # lets it hand the work to that thread
     from omnidesk.app_mail import MailSetup
     from omnidesk.services.console import ConsoleService
     from omnidesk.services.relay_client import RelayClient
-    from omnidesk.storage import Cache, CacheError
     from omnidesk.ui.main_window import MainWindow
     from omnidesk.ui.ops import ChangeHub, OpRunner
 
@@ -168,27 +200,26 @@ async def console_main(
     app.lastWindowClosed.connect(request_quit)
 
     try:
-        cache = await Cache.open(settings.resolved_cache_path())
+        cache = await opening
     except CacheError as exc:
         log.error("cannot open the local cache: %s", exc)
         print(f"Omnidesk cannot open its local cache: {exc}", file=sys.stderr)
         return 1
 
+    def http_client() -> httpx.AsyncClient:
+        # Imported and built on the relay client's first request, after the first paint.
+        import httpx
+
+        return httpx.AsyncClient(
+            base_url=settings.relay_url, timeout=httpx.Timeout(15.0, connect=5.0)
+        )
+
     hub = ChangeHub()
     ops = OpRunner(hub)
-    http = httpx.AsyncClient(base_url=settings.relay_url, timeout=httpx.Timeout(15.0, connect=5.0))
-    client = RelayClient(http)
+    client = RelayClient(http_client)
     service = ConsoleService(client, cache, on_changes=hub.publish, on_state=hub.set_connection)
-    window = MainWindow(
-        service,
-        hub,
-        ops,
-        settings,
-        token_storage=secrets.storage,
-        # The demo hands its token over and keeps no secret: no keyring warning for nothing.
-        token_problem=None if token is not None and not settings.mail_accounts else secrets.problem,
-    )
-    mail = MailSetup(cache, secrets, window, settings_path=settings_path)
+    window = MainWindow(service, hub, ops, settings)
+    mail: MailSetup | None = None
     closed = False
     relay_started = False
 
@@ -204,7 +235,8 @@ async def console_main(
             return
         closed = True
         await ops.drain()
-        await mail.shutdown()
+        if mail is not None:
+            await mail.shutdown()
         await service.shutdown()
         await cache.close()
         if on_shutdown is not None:
@@ -220,14 +252,20 @@ async def console_main(
             service.set_token(new_token)
             if not relay_started:
                 ops.run(start_relay())
+        http = client.http
         if new.relay_url.rstrip("/") != str(http.base_url).rstrip("/"):
-            http.base_url = httpx.URL(new.relay_url)
+            http.base_url = new.relay_url
             service.reconnect()
 
     window.settingsSaved.connect(settings_saved)
     try:
         window.show()
         window.start()
+        await _list_shown(window)
+        # The demo hands its token over and keeps no secret: no keyring warning for nothing.
+        keeps_secrets = token is None or bool(settings.mail_accounts)
+        window.set_secret_storage(secrets.storage, secrets.problem if keeps_secrets else None)
+        mail = MailSetup(cache, secrets, window, settings_path=settings_path)
         if secrets.needs_master_password and (token is None or settings.mail_accounts):
             password = await _ask_master_password(window)
             if password:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import logging
 import os
@@ -21,15 +22,17 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-import keyring
-import keyring.backend
-import keyring.errors
 import platformdirs
 
 from omnidesk.mail.types import MailAccount, Security
 from omnidesk.services.mail.tls import is_loopback
+
+if TYPE_CHECKING:
+    # keyring is imported when a secret is first needed, after the window showed the cached
+    # conversations: importing it and finding its backend takes well over 100 ms.
+    from keyring.backend import KeyringBackend
 
 log = logging.getLogger(__name__)
 
@@ -274,12 +277,12 @@ _UNSAFE_BACKENDS = (
 )
 
 
-def _backend_name(backend: keyring.backend.KeyringBackend) -> str:
+def _backend_name(backend: KeyringBackend) -> str:
     cls = type(backend)
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def is_safe_backend(backend: keyring.backend.KeyringBackend) -> bool:
+def is_safe_backend(backend: KeyringBackend) -> bool:
     """True for a backend that keeps secrets out of plain files."""
     from keyring.backends.chainer import ChainerBackend
 
@@ -306,23 +309,41 @@ class SecretStore:
     ``(service, user)``: :data:`RELAY_KEYRING_SERVICE` or :data:`MAIL_KEYRING_SERVICE`.
     ``backend`` is injectable (tests pass one); by default it is ``keyring.get_keyring()``.
     ``problem`` is a sentence for the agent when the OS keyring is not usable.
+
+    Nothing is asked of keyring until the first of these is used: finding the default
+    backend walks every installed package's entry points, and the console does it only once
+    its window shows the cached conversations.
     """
 
-    def __init__(self, backend: keyring.backend.KeyringBackend | None = None) -> None:
-        self._backend = backend if backend is not None else keyring.get_keyring()
+    def __init__(self, backend: KeyringBackend | None = None) -> None:
+        self._given = backend
         self._session: dict[tuple[str, str], str] = {}
-        self._encrypted: keyring.backend.KeyringBackend | None = None
+        self._encrypted: KeyringBackend | None = None
+
+    @functools.cached_property
+    def _backend(self) -> KeyringBackend:
+        if self._given is not None:
+            return self._given
+        import keyring
+
+        return keyring.get_keyring()
+
+    @functools.cached_property
+    def problem(self) -> str | None:
         if is_safe_backend(self._backend):
-            self.storage = TokenStorage.KEYRING
-            self.problem: str | None = None
-        else:
-            self.storage = (
-                TokenStorage.ENCRYPTED_FILE if encrypted_file_available() else TokenStorage.SESSION
-            )
-            self.problem = (
-                f"This computer has no usable system keyring ({_backend_name(self._backend)})."
-            )
-            log.warning("%s Secret storage: %s", self.problem, self.storage.value)
+            return None
+        return f"This computer has no usable system keyring ({_backend_name(self._backend)})."
+
+    @functools.cached_property
+    def storage(self) -> TokenStorage:
+        """Where the secrets go: :class:`TokenStorage`."""
+        if self.problem is None:
+            return TokenStorage.KEYRING
+        storage = (
+            TokenStorage.ENCRYPTED_FILE if encrypted_file_available() else TokenStorage.SESSION
+        )
+        log.warning("%s Secret storage: %s", self.problem, storage.value)
+        return storage
 
     @property
     def needs_master_password(self) -> bool:
@@ -336,7 +357,7 @@ class SecretStore:
         backend.keyring_key = master_password
         self._encrypted = backend
 
-    def _persistent(self) -> keyring.backend.KeyringBackend | None:
+    def _persistent(self) -> KeyringBackend | None:
         """Where secrets outlive the session, or None (session only, or still locked)."""
         if self.storage is TokenStorage.SESSION:
             return None
@@ -346,6 +367,8 @@ class SecretStore:
         backend = self._persistent()
         if backend is None:
             return self._session.get((service, user))
+        import keyring.errors
+
         try:
             return backend.get_password(service, user)
         except keyring.errors.KeyringError as exc:
@@ -357,6 +380,8 @@ class SecretStore:
         backend = self._persistent()
         if backend is None:
             return
+        import keyring.errors
+
         try:
             backend.set_password(service, user, secret)
         except keyring.errors.KeyringError as exc:
@@ -367,6 +392,8 @@ class SecretStore:
         backend = self._persistent()
         if backend is None:
             return
+        import keyring.errors
+
         try:
             backend.delete_password(service, user)
         except keyring.errors.KeyringError:

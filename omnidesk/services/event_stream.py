@@ -20,10 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
-import httpx_sse
+from typing import TYPE_CHECKING, Any
 
 from omnidesk.changes import Changes
 from omnidesk.domain import ConnectionState
@@ -37,6 +34,10 @@ from omnidesk.services.errors import (
 from omnidesk.services.relay_client import RelayClient
 from omnidesk.services.wire import parse_event
 from omnidesk.storage import Cache
+
+if TYPE_CHECKING:
+    import httpx
+    import httpx_sse
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class EventStream:
 
     async def run(self) -> None:
         """Run until cancelled."""
+        import httpx  # imported once the stream runs: see relay_client
+
         self._set_state(ConnectionState.CONNECTING)
         try:
             while True:
@@ -126,6 +129,8 @@ class EventStream:
             self._set_state(ConnectionState.OFFLINE)
 
     async def _follow(self) -> None:
+        import httpx_sse  # as httpx in run()
+
         after = await self._cache.event_cursor()
         async with self._client.events(after) as source:
             self._set_state(ConnectionState.LIVE)

@@ -1,17 +1,16 @@
 """The relay's agent API over an injected ``httpx.AsyncClient`` (tests pass a MockTransport).
 
 The client given must carry the relay's base URL; the token is set with :meth:`set_token`.
+httpx is imported where it is used, not with this module: the console imports the services
+before its first paint, which needs no network, and importing httpx takes tens of ms.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
-
-import httpx
-import httpx_sse
+from typing import TYPE_CHECKING, Any
 
 from omnidesk.domain import Conversation, ConversationStatus, Message
 from omnidesk.services.errors import (
@@ -23,21 +22,50 @@ from omnidesk.services.errors import (
 )
 from omnidesk.services.wire import parse_conversation, parse_message
 
+if TYPE_CHECKING:
+    import httpx
+    import httpx_sse
+
+HttpFactory = Callable[[], "httpx.AsyncClient"]
+
 
 class RelayClient:
-    def __init__(self, http: httpx.AsyncClient, token: str | None = None) -> None:
-        self.http = http
+    """The relay's agent API over ``http``: an ``httpx.AsyncClient``, or a function that
+    builds one on the first request. The console passes a function: building a client
+    (its transport, its SSL context) takes tens of milliseconds, which would otherwise
+    delay the first paint of the cached conversations.
+    """
+
+    def __init__(self, http: httpx.AsyncClient | HttpFactory, token: str | None = None) -> None:
+        self._http: httpx.AsyncClient | None = None if callable(http) else http
+        self._factory: HttpFactory | None = http if callable(http) else None
+        self._token: str | None = None
         if token:
             self.set_token(token)
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            assert self._factory is not None
+            self._http = self._factory()
+            self._apply_token()
+        return self._http
+
     def set_token(self, token: str | None) -> None:
-        if token:
-            self.http.headers["Authorization"] = f"Bearer {token}"
+        self._token = token or None
+        if self._http is not None:
+            self._apply_token()
+
+    def _apply_token(self) -> None:
+        assert self._http is not None
+        if self._token:
+            self._http.headers["Authorization"] = f"Bearer {self._token}"
         else:
-            self.http.headers.pop("Authorization", None)
+            self._http.headers.pop("Authorization", None)
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -50,6 +78,8 @@ class RelayClient:
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
+        import httpx
+
         try:
             response = await self.http.request(
                 method, url, json=json_body, params=params, headers=headers
@@ -146,6 +176,9 @@ class RelayClient:
     @asynccontextmanager
     async def events(self, after: int | None) -> AsyncIterator[httpx_sse.EventSource]:
         """Open ``GET /v1/events`` resuming after ``after``; raises like the other calls."""
+        import httpx
+        import httpx_sse
+
         headers = {"Accept": "text/event-stream"}
         if after is not None:
             headers["Last-Event-ID"] = str(after)
@@ -173,6 +206,8 @@ def check(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
+    import httpx
+
     detail = ""
     body: Any = None
     try:

@@ -205,7 +205,11 @@ class DetailsPane(QFrame):
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.others.addItem(item)
         for c in self._others:
-            subject = texts.email_subject(c.last_message) or texts.preview(c.last_message) or self.tr("(no subject)")
+            subject = (
+                texts.email_subject(c.last_message)
+                or texts.preview(c.last_message)
+                or self.tr("(no subject)")
+            )
             item = QListWidgetItem(f"{subject}\n{texts.short_time(c.updated_at)}")
             item.setToolTip(subject)
             self.others.addItem(item)

@@ -33,11 +33,11 @@ from omnidesk.mail.types import MailAccount
 from omnidesk.settings import TokenStorage
 from omnidesk.ui.composer import MailOptions
 from omnidesk.ui.conversation_panes import plain_label
-from omnidesk.ui.mail_accounts_dialog import CheckAccount, MailAccountsDialog, SavedPassword
 from omnidesk.ui.mail_api import MailApi
 from omnidesk.ui.mail_texts import PROBLEM_STATES, account_state, describe_mail_error
 
 if TYPE_CHECKING:
+    from omnidesk.ui.mail_accounts_dialog import CheckAccount, MailAccountsDialog, SavedPassword
     from omnidesk.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -276,6 +276,8 @@ class MailPanel(QObject):
             self.dialog.raise_()
             self.dialog.activateWindow()
             return
+        from omnidesk.ui.mail_accounts_dialog import MailAccountsDialog  # not needed at start
+
         dialog = MailAccountsDialog(
             self._window.settings.mail_accounts,
             self._statuses,

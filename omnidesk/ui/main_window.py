@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
@@ -58,9 +58,11 @@ from omnidesk.ui.mail_panel import MailPanel
 from omnidesk.ui.mail_reader import MailReader
 from omnidesk.ui.notifier import Notifier, should_notify
 from omnidesk.ui.ops import ChangeHub, OpRunner
-from omnidesk.ui.settings_dialog import SettingsDialog, storage_sentence
 from omnidesk.ui.style import stylesheet
 from omnidesk.ui.thread_model import MsgRole, ThreadModel
+
+if TYPE_CHECKING:
+    from omnidesk.ui.settings_dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,6 @@ class MainWindow(QMainWindow):
         self._notified: set[int] = set()
         self._ops_busy = False
         self._settings_dialog: SettingsDialog | None = None
-        self.setStyleSheet(stylesheet(self.palette()))
 
         # -- left: search, filters, list / search results --------------------------------------
         self.search = QLineEdit(self)
@@ -283,6 +284,8 @@ class MainWindow(QMainWindow):
         self._update_me()
         self._update_title()
         self.resize(1280, 800)
+        # Set last: every widget added under a style sheet is styled again as it comes.
+        self.setStyleSheet(stylesheet(self.palette()))
 
     def _run(self, coro: Coroutine[Any, Any, T], **kw: Any) -> None:
         self.ops.run(coro, owner=self, **kw)
@@ -319,12 +322,24 @@ class MainWindow(QMainWindow):
                 ).format(why=why, path=report.moved_to, count=report.recovered_outbox)
             )
         elif self._token_problem:
-            log.warning("%s", self._token_problem)
-            self.notice.show_notice(
-                self.tr("This computer has no usable system keyring.")
-                + " "
-                + storage_sentence(self._token_storage)
-            )
+            self._warn_no_keyring()
+
+    def set_secret_storage(self, storage: TokenStorage, problem: str | None) -> None:
+        """Say where secrets are kept, once known (the app asks keyring after the first paint)."""
+        self._token_storage = storage
+        self._token_problem = problem
+        if problem and not self.cache.report.rebuilt:  # that notice matters more
+            self._warn_no_keyring()
+
+    def _warn_no_keyring(self) -> None:
+        from omnidesk.ui.settings_dialog import storage_sentence  # the dialog: only when opened
+
+        log.warning("%s", self._token_problem)
+        self.notice.show_notice(
+            self.tr("This computer has no usable system keyring.")
+            + " "
+            + storage_sentence(self._token_storage)
+        )
 
     # -- changes -------------------------------------------------------------------------------
 
@@ -684,6 +699,8 @@ class MainWindow(QMainWindow):
     def open_settings(self, reason: str = "") -> None:
         if self._settings_dialog is not None and self._settings_dialog.isVisible():
             return
+        from omnidesk.ui.settings_dialog import SettingsDialog  # not needed to show the window
+
         dialog = SettingsDialog(
             self.settings, self._token_storage, self._token_problem, reason=reason, parent=self
         )

@@ -84,9 +84,18 @@ class FolderSync:
     async def _connected(self) -> BlockingImap:
         if self._session is None:
             password = self.password_provider()
-            self._session = await self._run(
-                BlockingImap.connect, self.account, password, self.timeout
+            connecting = asyncio.ensure_future(
+                asyncio.to_thread(BlockingImap.connect, self.account, password, self.timeout)
             )
+            try:
+                async with asyncio.timeout(self.timeout):
+                    self._session = await asyncio.shield(connecting)
+            except TimeoutError as exc:
+                connecting.add_done_callback(_close_abandoned)
+                raise MailConnectionLost("IMAP connection timed out") from exc
+            except asyncio.CancelledError:
+                connecting.add_done_callback(_close_abandoned)
+                raise
         return self._session
 
     async def _drop_session(self) -> None:
@@ -336,3 +345,9 @@ def _clean_flags(flags: frozenset[str]) -> frozenset[str]:
 
 
 __all__ = ["FolderSync", "MailError", "ProgressCallback"]
+
+
+def _close_abandoned(connecting: asyncio.Future[BlockingImap]) -> None:
+    """A connect its caller gave up on still ends in its thread: close what it opened there."""
+    if not connecting.cancelled() and connecting.exception() is None:
+        asyncio.get_running_loop().run_in_executor(None, connecting.result().close)
