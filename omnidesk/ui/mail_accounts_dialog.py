@@ -90,6 +90,12 @@ class AccountForm(QWidget):
         self.signature = QPlainTextEdit(self)
         self.signature.setObjectName("signature")
         self.signature.setPlaceholderText(self.tr("<p>Acme Support<br>+55 11 5555-0000</p>"))
+        self.signature.setToolTip(
+            self.tr(
+                'A logo on this computer, as <img src="file:///home/me/logo.png">, '
+                "is sent inside each reply."
+            )
+        )
         self.signature.setFixedHeight(70)
         imap_row, smtp_row = QHBoxLayout(), QHBoxLayout()
         for row, host, port, security in (

@@ -34,82 +34,87 @@
         <translation>&lt;p&gt;Suporte Acme&lt;br&gt;+55 11 5555-0000&lt;/p&gt;</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="106"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="95"/>
+        <source>A logo on this computer, as &lt;img src=&quot;file:///home/me/logo.png&quot;&gt;, is sent inside each reply.</source>
+        <translation>Um logotipo neste computador, como &lt;img src=&quot;file:///home/me/logo.png&quot;&gt;, vai dentro de cada resposta.</translation>
+    </message>
+    <message>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="112"/>
         <source>Security “None” sends the password unencrypted, so it is allowed only for a server on this computer (localhost, 127.0.0.1).</source>
         <translation>A segurança “Nenhuma” envia a senha sem criptografia, por isso só é permitida para um servidor neste computador (localhost, 127.0.0.1).</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="111"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="117"/>
         <source>Email address</source>
         <translation>Endereço de e-mail</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="112"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="118"/>
         <source>Your name in replies</source>
         <translation>Seu nome nas respostas</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="113"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="119"/>
         <source>User name</source>
         <translation>Nome de usuário</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="114"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="120"/>
         <source>Password</source>
         <translation>Senha</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="115"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="121"/>
         <source>Incoming (IMAP)</source>
         <translation>Entrada (IMAP)</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="116"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="122"/>
         <source>Outgoing (SMTP)</source>
         <translation>Saída (SMTP)</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="118"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="124"/>
         <source>Folders to watch</source>
         <translation>Pastas a acompanhar</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="119"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="125"/>
         <source>Sent folder</source>
         <translation>Pasta de enviados</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="120"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="126"/>
         <source>Extra certificate</source>
         <translation>Certificado adicional</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="121"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="127"/>
         <source>Signature (HTML)</source>
         <translation>Assinatura (HTML)</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="139"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="145"/>
         <source>TLS</source>
         <translation>TLS</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="140"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="146"/>
         <source>STARTTLS</source>
         <translation>STARTTLS</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="141"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="147"/>
         <source>None (this computer only)</source>
         <translation>Nenhuma (só neste computador)</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="167"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="173"/>
         <source>leave empty to keep the saved password</source>
         <translation>deixe em branco para manter a senha salva</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="208"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="214"/>
         <source>Enter the password of this mailbox.</source>
         <translation>Digite a senha desta caixa de correio.</translation>
     </message>
@@ -179,17 +184,17 @@
 <context>
     <name>Console</name>
     <message>
-        <location filename="../../omnidesk/app.py" line="125"/>
+        <location filename="../../omnidesk/app.py" line="130"/>
         <source>Unlock saved passwords</source>
         <translation>Desbloquear senhas salvas</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/app.py" line="127"/>
+        <location filename="../../omnidesk/app.py" line="132"/>
         <source>Master password for the encrypted file of your token and passwords:</source>
         <translation>Senha mestra do arquivo criptografado do seu token e senhas:</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/app.py" line="242"/>
+        <location filename="../../omnidesk/app.py" line="281"/>
         <source>Enter your agent token to connect to the relay, or add a mail account.</source>
         <translation>Digite seu token de agente para conectar ao relay, ou adicione uma conta de e-mail.</translation>
     </message>
@@ -253,62 +258,62 @@
 <context>
     <name>DetailsPane</name>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="136"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="128"/>
         <source>Details</source>
         <translation>Detalhes</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="145"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="137"/>
         <source>Channel</source>
         <translation>Canal</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="146"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="138"/>
         <source>Handle</source>
         <translation>Identificador</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="147"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="139"/>
         <source>Mode</source>
         <translation>Modo</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="148"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="140"/>
         <source>Status</source>
         <translation>Status</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="149"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="141"/>
         <source>Assignee</source>
         <translation>Responsável</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="150"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="142"/>
         <source>Handoff reason</source>
         <translation>Motivo da transferência</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="151"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="143"/>
         <source>Last activity</source>
         <translation>Última atividade</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="160"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="152"/>
         <source>Other conversations with this contact</source>
         <translation>Outras conversas com este contato</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="203"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="195"/>
         <source>Nobody</source>
         <translation>Ninguém</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="212"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="204"/>
         <source>None so far.</source>
         <translation>Nenhuma até agora.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/conversation_panes.py" line="216"/>
+        <location filename="../../omnidesk/ui/conversation_panes.py" line="211"/>
         <source>(no subject)</source>
         <translation>(sem assunto)</translation>
     </message>
@@ -379,82 +384,82 @@
         <translation>Sem chaveiro do sistema: as senhas ficam guardadas só até você sair e são pedidas de novo no próximo início. Nunca são gravadas em um arquivo comum.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="237"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="243"/>
         <source>Mail accounts</source>
         <translation>Contas de e-mail</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="269"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="275"/>
         <source>Add…</source>
         <translation>Adicionar…</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="272"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="278"/>
         <source>Edit…</source>
         <translation>Editar…</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="275"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="281"/>
         <source>Remove</source>
         <translation>Remover</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="278"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="284"/>
         <source>Close</source>
         <translation>Fechar</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="296"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="302"/>
         <source>No mail account yet. Add one to answer email here.</source>
         <translation>Nenhuma conta de e-mail ainda. Adicione uma para responder e-mails aqui.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="307"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="313"/>
         <source>Not started</source>
         <translation>Não iniciada</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="351"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="357"/>
         <source>Check</source>
         <translation>Verificar</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="353"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="359"/>
         <source>Log in to the IMAP and SMTP servers once</source>
         <translation>Entrar uma vez nos servidores IMAP e SMTP</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="355"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="361"/>
         <source>Save</source>
         <translation>Salvar</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="359"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="365"/>
         <source>Cancel</source>
         <translation>Cancelar</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="431"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="437"/>
         <source>Checking… (logging in to IMAP and SMTP)</source>
         <translation>Verificando… (entrando no IMAP e no SMTP)</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="438"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="444"/>
         <source>Both servers accepted the login. This account is ready.</source>
         <translation>Os dois servidores aceitaram o login. Esta conta está pronta.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="444"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="450"/>
         <source>The check failed: {error}</source>
         <translation>A verificação falhou: {error}</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="457"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="463"/>
         <source>Remove mail account</source>
         <translation>Remover conta de e-mail</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="459"/>
+        <location filename="../../omnidesk/ui/mail_accounts_dialog.py" line="465"/>
         <source>Stop syncing {address} and forget its password? Its conversations stay in the list; nothing is deleted on the server.</source>
         <translation>Parar de sincronizar {address} e esquecer a senha? As conversas continuam na lista; nada é apagado no servidor.</translation>
     </message>
@@ -472,7 +477,7 @@
         <translation>A conta deste e-mail não está configurada aqui: adicione-a em Contas de e-mail.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/mail_panel.py" line="299"/>
+        <location filename="../../omnidesk/ui/mail_panel.py" line="301"/>
         <source>The account cannot be checked before the mail service has started.</source>
         <translation>A conta não pode ser verificada antes de o serviço de e-mail iniciar.</translation>
     </message>
@@ -556,127 +561,127 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="115"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="116"/>
         <source>Search messages (Ctrl+K)</source>
         <translation>Buscar mensagens (Ctrl+K)</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="119"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="120"/>
         <source>All channels</source>
         <translation>Todos os canais</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="122"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="123"/>
         <source>Any status</source>
         <translation>Qualquer status</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="128"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="129"/>
         <source>Everyone</source>
         <translation>Todos</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="129"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="130"/>
         <source>Mine</source>
         <translation>Minhas</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="130"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="131"/>
         <source>Unassigned</source>
         <translation>Sem responsável</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="131"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="132"/>
         <source>With the bot</source>
         <translation>Com o bot</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="206"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="207"/>
         <source>Choose a conversation on the left.</source>
         <translation>Escolha uma conversa à esquerda.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="257"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="258"/>
         <source>&amp;Settings…</source>
         <translation>&amp;Configurações…</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="260"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="261"/>
         <source>&amp;Quit</source>
         <translation>&amp;Sair</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="263"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="264"/>
         <source>&amp;Omnidesk</source>
         <translation>&amp;Omnidesk</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="311"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="314"/>
         <source>it was written by a newer version of Omnidesk</source>
         <translation>foi gravado por uma versão mais nova do Omnidesk</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="313"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="316"/>
         <source>it was damaged</source>
         <translation>estava danificado</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="317"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="320"/>
         <source>The local cache could not be used ({why}). It was moved to {path} and is being rebuilt from the relay; {count} unsent replies were kept.</source>
         <translation>Não foi possível usar o cache local ({why}). Ele foi movido para {path} e está sendo reconstruído a partir do relay; {count} respostas não enviadas foram mantidas.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="324"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="339"/>
         <source>This computer has no usable system keyring.</source>
         <translation>Este computador não tem um chaveiro do sistema utilizável.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="361"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="376"/>
         <source>New message from {name}</source>
         <translation>Nova mensagem de {name}</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="378"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="393"/>
         <source>Omnidesk ({count} unread)</source>
         <translation>Omnidesk ({count} não lidas)</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="380"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="395"/>
         <source>Omnidesk</source>
         <translation>Omnidesk</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="385"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="400"/>
         <source>Signed in as {agent}</source>
         <translation>Conectado como {agent}</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="385"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="400"/>
         <source>Not signed in</source>
         <translation>Não conectado</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="411"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="426"/>
         <source>The relay refused the token. Enter a new one.</source>
         <translation>O relay recusou o token. Informe um novo.</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="590"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="605"/>
         <source>Reply</source>
         <translation>Responder</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="593"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="608"/>
         <source>Cancel sending</source>
         <translation>Cancelar envio</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="596"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="611"/>
         <source>Try again</source>
         <translation>Tentar de novo</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/main_window.py" line="664"/>
+        <location filename="../../omnidesk/ui/main_window.py" line="679"/>
         <source>No messages match “{query}”.</source>
         <translation>Nenhuma mensagem corresponde a “{query}”.</translation>
     </message>
@@ -815,64 +820,64 @@
         <translation>Mensagem não suportada</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="54"/>
-        <location filename="../../omnidesk/ui/texts.py" line="66"/>
-        <location filename="../../omnidesk/ui/texts.py" line="82"/>
+        <location filename="../../omnidesk/ui/texts.py" line="65"/>
+        <location filename="../../omnidesk/ui/texts.py" line="77"/>
+        <location filename="../../omnidesk/ui/texts.py" line="93"/>
         <source>Bot</source>
         <translation>Bot</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="56"/>
+        <location filename="../../omnidesk/ui/texts.py" line="67"/>
         <source>You</source>
         <translation>Você</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="68"/>
+        <location filename="../../omnidesk/ui/texts.py" line="79"/>
         <source>System</source>
         <translation>Sistema</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="74"/>
+        <location filename="../../omnidesk/ui/texts.py" line="85"/>
         <source>Open</source>
         <translation>Aberta</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="75"/>
+        <location filename="../../omnidesk/ui/texts.py" line="86"/>
         <source>Pending</source>
         <translation>Pendente</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="76"/>
+        <location filename="../../omnidesk/ui/texts.py" line="87"/>
         <source>Resolved</source>
         <translation>Resolvida</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="84"/>
+        <location filename="../../omnidesk/ui/texts.py" line="95"/>
         <source>Human</source>
         <translation>Humano</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="90"/>
+        <location filename="../../omnidesk/ui/texts.py" line="101"/>
         <source>Offline</source>
         <translation>Offline</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="91"/>
+        <location filename="../../omnidesk/ui/texts.py" line="102"/>
         <source>Connecting…</source>
         <translation>Conectando…</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="92"/>
+        <location filename="../../omnidesk/ui/texts.py" line="103"/>
         <source>Live</source>
         <translation>Ao vivo</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="93"/>
+        <location filename="../../omnidesk/ui/texts.py" line="104"/>
         <source>Reconnecting…</source>
         <translation>Reconectando…</translation>
     </message>
     <message>
-        <location filename="../../omnidesk/ui/texts.py" line="94"/>
+        <location filename="../../omnidesk/ui/texts.py" line="105"/>
         <source>Token needed</source>
         <translation>Token necessário</translation>
     </message>

@@ -44,6 +44,7 @@ from .accounts import AccountRunner, RunnerSettings, check_login, describe
 from .errors import MailAuthError, MailError, MailProtocolError
 from .parts import fetch_parts, load_remote_images, save_part
 from .sender import MailSender
+from .signature import embed_signature_images
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,7 @@ class MailService:
         if parent is None:
             raise MailError("there is no mail in this conversation to answer")
         files = await asyncio.to_thread(read_attachments, attachments)
+        account = await asyncio.to_thread(embed_signature_images, account)
         mail = await asyncio.to_thread(
             functools.partial(
                 build_reply, account, parent, text=text, reply_all=reply_all, attachments=files

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 from omnidesk.mail.compose import (
     OutgoingAttachment,
@@ -12,6 +14,7 @@ from omnidesk.mail.compose import (
 )
 from omnidesk.mail.parse import parse_message
 from omnidesk.mail.types import MailAccount, SignatureImage
+from omnidesk.services.mail.signature import embed_signature_images
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -163,3 +166,21 @@ def test_html_parent_is_quoted_sanitised() -> None:
     back = parse_message(reply.raw)
     assert "alert" not in back.html and "track" not in back.html
     assert "> Hi" in back.text
+
+
+def test_local_signature_images_go_inline_and_others_stay(tmp_path: Path) -> None:
+    (tmp_path / "logo.png").write_bytes(PNG)
+    (tmp_path / "notes.txt").write_text("not an image")
+    signature = (
+        f'<img src="file://{tmp_path / "logo.png"}"> <img src="{tmp_path / "missing.png"}">'
+        f' <img src="{tmp_path / "notes.txt"}"> <img src="https://cdn.example/x.png">'
+    )
+    account = embed_signature_images(replace(ACCOUNT, signature_html=signature))
+    *kept, logo = account.signature_images
+    assert tuple(kept) == ACCOUNT.signature_images
+    assert (logo.data, logo.content_type, logo.filename) == (PNG, "image/png", "logo.png")
+    assert f'src="cid:{logo.content_id}"' in account.signature_html
+    # what cannot be read as an image stays as written (and is logged), remote stays remote
+    for left in (tmp_path / "missing.png", tmp_path / "notes.txt", "https://cdn.example/x.png"):
+        assert f'src="{left}"' in account.signature_html
+    assert embed_signature_images(ACCOUNT) is ACCOUNT  # nothing local: nothing read

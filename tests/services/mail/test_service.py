@@ -31,6 +31,7 @@ from tests.helpers.dovecot import DovecotServer
 from tests.helpers.smtp_server import SmtpServer
 from tests.services.mail.factory import make_raw
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 QUICK = RunnerSettings(timeout=5.0, retry_initial=0.1, retry_max=0.5)
 
 
@@ -104,7 +105,9 @@ async def console(
 ) -> AsyncIterator[Console]:
     cache = await Cache.open(tmp_path / "cache.sqlite3")
     store = MailStore(cache, {})
-    account = replace(account, smtp_port=smtp_later.port, signature_html="<b>Shop</b> team")
+    (tmp_path / "logo.png").write_bytes(PNG)
+    signature = f'<b>Shop</b> team <img src="file://{tmp_path / "logo.png"}" alt="Shop">'
+    account = replace(account, smtp_port=smtp_later.port, signature_html=signature)
     changes: list[Changes] = []
     statuses: list[MailAccountStatus] = []
     service = MailService(
@@ -203,6 +206,11 @@ async def test_reply_reaches_smtp_in_the_thread_with_attachment(
     body = msg.get_body(("plain",))
     assert body is not None and "A new lamp is on its way." in body.get_content()
     assert "Shop team" in body.get_content()  # the signature
+    html = msg.get_body(("html",))  # ... with its logo inline, not a path on this computer
+    assert html is not None and "file:" not in html.get_content()
+    (logo,) = [p for p in msg.walk() if p.get_content_type() == "image/png"]
+    assert logo.get_content() == PNG
+    assert f'src="cid:{logo["Content-ID"].strip("<>")}"' in html.get_content()
     (attached,) = list(msg.iter_attachments())
     assert attached.get_content() == (tmp_path / "manual.pdf").read_bytes()
 
@@ -219,7 +227,10 @@ async def test_reply_reaches_smtp_in_the_thread_with_attachment(
     # the attachment saved from the server is the file that was sent
     ours = [m for m in await console.cache.messages(cid) if m.direction is Direction.OUT][0]
     await wait_for_async(lambda: _located(console, ours.id))
-    await console.service.save_attachment(ours.id, 0, tmp_path / "saved.pdf")
+    detail = await console.service.detail(ours.id)
+    assert detail is not None
+    (manual,) = [a for a in detail.attachments if a.filename == "manual.pdf"]
+    await console.service.save_attachment(ours.id, manual.index, tmp_path / "saved.pdf")
     assert (tmp_path / "saved.pdf").read_bytes() == (tmp_path / "manual.pdf").read_bytes()
 
 
