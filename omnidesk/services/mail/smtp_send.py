@@ -7,7 +7,6 @@ which is refused unless the server is on loopback (tests, a local relay).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from .errors import (
 )
 from .imap_blocking import BlockingImap, quote_mailbox
 from .imap_connection import AsyncImap
-from .tls import client_context
+from .tls import client_context, refuse_plaintext
 
 
 @dataclass(frozen=True)
@@ -37,15 +36,6 @@ class SendResult:
     """The mail went out but could not be filed in Sent (do not send it again)."""
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def smtp_send(
     account: MailAccount,
     password_provider: PasswordProvider,
@@ -55,8 +45,8 @@ async def smtp_send(
     tls_context: ssl.SSLContext | None = None,
 ) -> None:
     security = account.smtp_security
-    if security == "none" and not _is_loopback(account.smtp_host):
-        raise MailSendError("refusing to send without TLS to a non-loopback SMTP server")
+    if security == "none":
+        refuse_plaintext(account.smtp_host, account.smtp_port, "SMTP")
     if not mail.recipients:
         raise MailSendError("the message has no recipients")
     try:

@@ -341,6 +341,10 @@ async def test_no_tls_to_a_real_network_host_is_refused() -> None:
         await sync_once(remote, "x", MemorySink())
     with pytest.raises(MailUnreachable, match="without TLS"):
         await AsyncImap(remote, lambda: "x", timeout=10).connect()
+    smtp = replace(remote, smtp_host="192.0.2.10", smtp_port=25, smtp_security="none")
+    reply = build_message(smtp, to=[Address("", "c@c.example")], subject="s", text="t")
+    with pytest.raises(MailUnreachable, match="SMTP server 192.0.2.10:25 without TLS"):
+        await smtp_send(smtp, lambda: "x", reply, timeout=10)
     assert time.monotonic() - start < 1  # refused before any connection attempt
 
 
