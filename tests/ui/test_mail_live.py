@@ -15,7 +15,6 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import keyring.backend
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QColor, QImage, QTextDocument
 from PySide6.QtWidgets import QMessageBox
@@ -24,6 +23,7 @@ from omnidesk.app_mail import MailSetup
 from omnidesk.domain import MailAccountState, Message, MessageStatus, is_mail_conversation
 from omnidesk.settings import MAIL_KEYRING_SERVICE, SecretStore, load_settings
 from tests.helpers.dovecot import DovecotServer
+from tests.helpers.keyrings import MemoryKeyring
 from tests.helpers.smtp_server import SmtpServer
 from tests.services.mail import conftest as mail_servers
 from tests.ui.conftest import UI
@@ -33,23 +33,6 @@ dovecot = mail_servers.dovecot
 smtp_server = mail_servers.smtp_server
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 LOGO = png("#0EA5E9", 40)
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
 
 
 def customer_mail(n: int, subject: str, text: str, minutes_ago: int) -> bytes:

@@ -23,23 +23,7 @@ from omnidesk.settings import (
     save_settings,
 )
 from omnidesk.ui.settings_dialog import SettingsDialog
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
+from tests.helpers.keyrings import MemoryKeyring
 
 
 def test_settings_round_trip_and_bad_files(tmp_path: Path) -> None:

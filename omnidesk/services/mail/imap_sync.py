@@ -143,17 +143,7 @@ class FolderSync:
             if removed:
                 await self.sink.remove_uids(account_id, folder, removed)
 
-        highest = max([state.highest_uid, *new_uids])
-        await self.sink.save_folder_state(
-            account_id,
-            folder,
-            FolderState(
-                uidvalidity=sel.uidvalidity,
-                uidnext=max(sel.uidnext, highest + 1),
-                highestmodseq=sel.highestmodseq,
-                highest_uid=highest,
-            ),
-        )
+        await self._save_state(folder, sel, max([state.highest_uid, *new_uids]))
         return SyncResult(
             folder, new=len(new_uids), flag_changes=flag_changes, removed=len(removed)
         )
@@ -163,7 +153,11 @@ class FolderSync:
     ) -> SyncResult:
         uids = sorted(await self._run(session.search_uids, "ALL"), reverse=True)
         await self._fetch_bodies(session, folder, sel, uids)
-        highest = max(uids, default=0)
+        await self._save_state(folder, sel, max(uids, default=0))
+        return SyncResult(folder, new=len(uids), full_resync=resync)
+
+    async def _save_state(self, folder: str, sel: SelectInfo, highest: int) -> None:
+        """What the next sync starts from: this SELECT's counters and the highest UID stored."""
         await self.sink.save_folder_state(
             self.account.id,
             folder,
@@ -174,7 +168,6 @@ class FolderSync:
                 highest_uid=highest,
             ),
         )
-        return SyncResult(folder, new=len(uids), full_resync=resync)
 
     async def _fetch_bodies(
         self, session: BlockingImap, folder: str, sel: SelectInfo, uids: list[int]

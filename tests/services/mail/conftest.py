@@ -45,6 +45,11 @@ def smtp_server(dovecot: DovecotServer) -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def account(dovecot: DovecotServer) -> MailAccount:
+    return plain_account(dovecot)
+
+
+def plain_account(dovecot: DovecotServer) -> MailAccount:
+    """The agent's account on the test Dovecot, without TLS (loopback), SMTP port unset."""
     return MailAccount(
         id="acct",
         address="agent@shop.test",

@@ -33,6 +33,7 @@ from omnidesk.services.mail.tls import is_loopback
 from relay.testing.server import free_port
 from tests.helpers.dovecot import DovecotServer, dovecot_binary
 from tests.helpers.smtp_server import RecordingHandler
+from tests.services.mail.conftest import plain_account
 from tests.services.mail.factory import make_raw
 from tests.services.mail.memory_sink import MemorySink
 
@@ -58,16 +59,10 @@ def tls_dovecot() -> Iterator[DovecotServer]:
 @pytest.fixture
 def tls_account(tls_dovecot: DovecotServer) -> MailAccount:
     """Implicit TLS (the 993 kind) on the ``imaps`` listener, trusting the test CA."""
-    return MailAccount(
-        id="acct",
-        address="agent@shop.test",
-        login=tls_dovecot.user,
-        imap_host="127.0.0.1",
+    return replace(
+        plain_account(tls_dovecot),
         imap_port=tls_dovecot.imaps_port,
         imap_security="tls",
-        smtp_host="127.0.0.1",
-        smtp_port=0,
-        smtp_security="none",
         tls_ca_file=str(tls_dovecot.tls_ca_file),
     )
 
