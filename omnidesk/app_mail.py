@@ -9,6 +9,7 @@ service with the console. The relay part never depends on it, and it never on th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,12 +42,25 @@ class MailSetup:
         self._settings_path = settings_path
         self._known = {a.id for a in window.settings.mail_accounts}
         self.service: MailService | None = None
+        self._passwords: dict[str, str | None] = {}
+        """Read from the keyring once per account, off the GUI thread (a keyring call may
+        wait on D-Bus or an unlock prompt); the connections ask for them again and again."""
         window.mail.set_passwords(self.password_for, secrets.storage, self.check_account)
         window.mail.accountsSaved.connect(self._accounts_saved)
 
     def password_for(self, account_id: str) -> str | None:
         """The saved password, or None (the account then waits for one, saying so)."""
-        return self._secrets.get(MAIL_KEYRING_SERVICE, account_id)
+        if account_id not in self._passwords:  # not loaded by _apply: read it now
+            self._passwords[account_id] = self._secrets.get(MAIL_KEYRING_SERVICE, account_id)
+        return self._passwords[account_id]
+
+    async def _load_passwords(self, accounts: list[MailAccount]) -> None:
+        missing = [a.id for a in accounts if a.id not in self._passwords]
+        if missing:
+            found = await asyncio.to_thread(
+                lambda: {i: self._secrets.get(MAIL_KEYRING_SERVICE, i) for i in missing}
+            )
+            self._passwords.update(found)
 
     async def check_account(self, account: MailAccount, password: str) -> str | None:
         """ "Check" before the service runs (the agent's very first account)."""
@@ -70,6 +84,7 @@ class MailSetup:
 
     async def _apply(self, settings: Settings) -> None:
         accounts = [a.to_account() for a in settings.mail_accounts]
+        await self._load_passwords(accounts)
         if self.service is not None:
             await self.service.set_accounts(accounts)
             return
@@ -95,15 +110,21 @@ class MailSetup:
         if not isinstance(settings, Settings) or not isinstance(passwords, dict):
             return
         kept = {a.id for a in settings.mail_accounts}
-        for account_id in self._known - kept:
-            self._secrets.delete(MAIL_KEYRING_SERVICE, account_id)
-        self._known = kept
-        for account_id, password in passwords.items():
-            self._secrets.set(MAIL_KEYRING_SERVICE, account_id, password)
+        removed, self._known = self._known - kept, kept
+        for account_id in removed:
+            self._passwords.pop(account_id, None)
+        self._passwords.update(passwords)
         if self._settings_path is not None:
             save_settings(settings, self._settings_path)
 
+        def store_in_keyring() -> None:
+            for account_id in removed:
+                self._secrets.delete(MAIL_KEYRING_SERVICE, account_id)
+            for account_id, password in passwords.items():
+                self._secrets.set(MAIL_KEYRING_SERVICE, account_id, password)
+
         async def apply() -> None:
+            await asyncio.to_thread(store_in_keyring)
             await self._apply(settings)
             if self.service is not None:
                 for account_id in passwords:

@@ -92,6 +92,9 @@ def test_add_account_read_html_and_reply_through_real_servers(
         assert "Both servers accepted" in dialog.check_result.text()
         dialog.save_form()
         account = w.settings.mail_accounts[0]
+        qtbot.waitUntil(
+            lambda: w.ops.pending == 0, timeout=10_000
+        )  # the keyring is written off the GUI thread
         assert backend.store == {(MAIL_KEYRING_SERVICE, account.id): dovecot.password}
         assert load_settings(settings_path).mail_accounts == (account,)
         assert dovecot.password not in settings_path.read_text()
@@ -166,9 +169,9 @@ def test_add_account_read_html_and_reply_through_real_servers(
         dialog.remove_selected()
         assert dialog.confirm is not None
         dialog.confirm.button(QMessageBox.StandardButton.Yes).click()
+        qtbot.waitUntil(lambda: w.ops.pending == 0, timeout=10_000)
         assert backend.store == {}
         assert load_settings(settings_path).mail_accounts == ()
-        qtbot.waitUntil(lambda: w.ops.pending == 0, timeout=10_000)
         assert setup.service is not None and setup.service.statuses() == []
         dialog.accept()
     finally:
