@@ -35,8 +35,8 @@ def enqueue_for_bot(public_url: str) -> AfterMessage:
         if conversation["mode"] != "bot":
             return
         body = message_body(message, conversation, public_url=public_url)
-        conn.execute(
-            prepared(conn, "bot.outbox", lambda _d: insert(bot_outbox)),
+        _outbox_insert.run(
+            conn,
             {
                 "conversation_id": conversation["id"],
                 "amqp_message_id": str(message["id"]),
@@ -225,16 +225,12 @@ def act_on_bot_messages(items: list[tuple[str, dict[str, Any]]]) -> StoreFn[list
 
 
 def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
-    done = conn.execute(prepared(conn, "bot.done", _done), {"key": key}).scalar()
+    done = _done.run(conn, {"key": key}).scalar()
     if done is not None:
         return "duplicate"
     conversation_id = int(message["conversation_id"])
     # With its channel and contact: a queued reply's conversation event is built from it.
-    row = (
-        conn.execute(prepared(conn, "bot.conversation", _conversation_row), {"id": conversation_id})
-        .mappings()
-        .first()
-    )
+    row = _conversation_row.run(conn, {"id": conversation_id}).first()
     if row is None:
         raise RejectedBotMessage(f"conversation {conversation_id} does not exist")
     outcome, message_id = "handoff", None
@@ -243,8 +239,8 @@ def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
         outcome, message_id = _reply(conn, row, message, key)
     if message["type"] == "handoff" or message.get("handoff"):
         _handoff(conn, row, message.get("reason") or "The bot asked for a human")
-    conn.execute(
-        prepared(conn, "bot.acted", lambda _d: insert(bot_replies)),
+    _acted_insert.run(
+        conn,
         {
             "key": key,
             "conversation_id": conversation_id,
@@ -260,30 +256,46 @@ def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
 # (see relay.store.sql.prepared), like the webhook path's.
 
 
+@prepared
+def _outbox_insert(_d: ModuleType) -> Any:
+    return insert(bot_outbox)
+
+
+@prepared
+def _acted_insert(_d: ModuleType) -> Any:
+    return insert(bot_replies)
+
+
+@prepared
 def _done(_d: ModuleType) -> Any:
     return select(bot_replies.c.outcome).where(bot_replies.c.key == bindparam("key"))
 
 
+@prepared
 def _conversation_row(_d: ModuleType) -> Any:
     return conversation_query().where(conversations.c.id == bindparam("id"))
 
 
+@prepared
 def _quoted(_d: ModuleType) -> Any:
     return select(messages.c.conversation_id, messages.c.external_id).where(
         messages.c.id == bindparam("id")
     )
 
 
+@prepared
 def _by_idempotency_key(_d: ModuleType) -> Any:
     return select(messages.c.id, messages.c.conversation_id).where(
         messages.c.idempotency_key == bindparam("key")
     )
 
 
+@prepared
 def _insert_message(_d: ModuleType) -> Any:
     return insert(messages).returning(*messages.c)
 
 
+@prepared
 def _touch_conversation(_d: ModuleType) -> Any:
     return (
         update(conversations)
@@ -310,7 +322,7 @@ def _reply(
 ) -> tuple[str, int]:
     reply_to, reply_external = message.get("in_reply_to"), None
     if reply_to is not None:
-        target = conn.execute(prepared(conn, "bot.quoted", _quoted), {"id": reply_to}).first()
+        target = _quoted.run(conn, {"id": reply_to}).first()
         if target is None or target.conversation_id != conversation["id"]:
             reply_to = None  # a stale or wrong quote: still answer the customer, without it
         else:
@@ -350,48 +362,38 @@ def _queue_bot_reply(
     events are built from RETURNING rows instead of being read back. Bot replies are most
     of the writer's work under load, and each statement costs the writer thread a GIL hop.
     """
-    existing = conn.execute(
-        prepared(conn, "bot.by_key", _by_idempotency_key), {"key": idempotency_key}
-    ).first()
+    existing = _by_idempotency_key.run(conn, {"key": idempotency_key}).first()
     if existing is not None:
         if existing.conversation_id != conversation["id"]:
             raise Invalid("Idempotency-Key was already used for another conversation")
         return int(existing.id)
-    created = (
-        conn.execute(
-            prepared(conn, "bot.insert_message", _insert_message),
-            {
-                "conversation_id": conversation["id"],
-                "channel_id": conversation["channel_id"],
-                "direction": "out",
-                "author": "bot",
-                "type": "text",
-                "text": text,
-                "payload": {},
-                "reply_to": reply_to,
-                "reply_to_external": reply_external,
-                "status": "queued",
-                "idempotency_key": idempotency_key,
-                "created_at": utcnow(),
-                "updated_at": utcnow(),
-            },
-        )
-        .mappings()
-        .one()
-    )
+    created = _insert_message.run(
+        conn,
+        {
+            "conversation_id": conversation["id"],
+            "channel_id": conversation["channel_id"],
+            "direction": "out",
+            "author": "bot",
+            "type": "text",
+            "text": text,
+            "payload": {},
+            "reply_to": reply_to,
+            "reply_to_external": reply_external,
+            "status": "queued",
+            "idempotency_key": idempotency_key,
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+        },
+    ).one()
     view = message_view(created)
-    updated = (
-        conn.execute(
-            prepared(conn, "bot.touch_conversation", _touch_conversation),
-            {
-                "conversation_id": conversation["id"],
-                "new_last_message_id": created["id"],
-                "now": utcnow(),
-            },
-        )
-        .mappings()
-        .one()
-    )
+    updated = _touch_conversation.run(
+        conn,
+        {
+            "conversation_id": conversation["id"],
+            "new_last_message_id": created["id"],
+            "now": utcnow(),
+        },
+    ).one()
     append_event(
         conn,
         "message.created",

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
 
+from relay.store.sql import prepared
 from relay.store.tables import events, utcnow
 
 _EVENT_LOG_LOCK = 0x0D35_0001  # any constant shared by every relay process
@@ -54,7 +56,12 @@ def flush_events(conn: Connection, pending: list[dict[str, Any]]) -> None:
         return
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOG_LOCK})
-    conn.execute(insert(events), pending)
+    _insert_events.run_many(conn, pending)
+
+
+@prepared
+def _insert_events(_d: ModuleType) -> Any:
+    return insert(events)
 
 
 def events_after(conn: Connection, after: int, limit: int = 500) -> list[dict[str, Any]]:

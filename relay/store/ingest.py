@@ -92,10 +92,12 @@ def e164(raw: str) -> str:
 # -- channels ------------------------------------------------------------------------------
 
 
+@prepared
 def _channel_insert(d: ModuleType) -> Any:
     return d.insert(channels).on_conflict_do_nothing()
 
 
+@prepared
 def _channel_select(_d: ModuleType) -> Any:
     return select(channels.c.kind, channels.c.name).where(channels.c.id == bindparam("id"))
 
@@ -111,8 +113,8 @@ def ensure_channel(conn: Connection, ref: ChannelRef) -> dict[str, str]:
     if cached and time.monotonic() - cached[0] < _CHANNEL_TTL_S:
         return cached[1]
     if cached is None:
-        conn.execute(
-            prepared(conn, "channel.insert", _channel_insert),
+        _channel_insert.run(
+            conn,
             {
                 "id": ref.id,
                 "kind": ref.kind,
@@ -122,7 +124,7 @@ def ensure_channel(conn: Connection, ref: ChannelRef) -> dict[str, str]:
                 "created_at": utcnow(),
             },
         )
-    row = conn.execute(prepared(conn, "channel.select", _channel_select), {"id": ref.id}).one()
+    row = _channel_select.run(conn, {"id": ref.id}).one()
     channel = {"id": ref.id, "kind": row.kind, "name": row.name}
     known[ref.id] = (time.monotonic(), channel)
     return channel
@@ -131,6 +133,7 @@ def ensure_channel(conn: Connection, ref: ChannelRef) -> dict[str, str]:
 # -- inbound messages ----------------------------------------------------------------------
 
 
+@prepared
 def _message_exists(_d: ModuleType) -> Any:
     return select(messages.c.id).where(
         messages.c.channel_id == bindparam("channel_id"),
@@ -138,6 +141,7 @@ def _message_exists(_d: ModuleType) -> Any:
     )
 
 
+@prepared
 def _contact_upsert(d: ModuleType) -> Any:
     stmt = d.insert(contacts)
     # The customer's latest profile name wins; an empty one (Instagram, echoes) keeps ours.
@@ -147,6 +151,7 @@ def _contact_upsert(d: ModuleType) -> Any:
     ).returning(contacts.c.id, contacts.c.name, contacts.c.handle)
 
 
+@prepared
 def _conversation_upsert(d: ModuleType) -> Any:
     stmt = d.insert(conversations)
     return stmt.on_conflict_do_update(  # a no-op update, so RETURNING gives the existing row
@@ -158,10 +163,12 @@ def _conversation_upsert(d: ModuleType) -> Any:
     )
 
 
+@prepared
 def _message_insert(d: ModuleType) -> Any:
     return d.insert(messages).on_conflict_do_nothing().returning(messages.c.id)
 
 
+@prepared
 def _conversation_touch(_d: ModuleType) -> Any:
     return (
         update(conversations)
@@ -180,8 +187,8 @@ def _conversation_touch(_d: ModuleType) -> Any:
 def find_message_id(conn: Connection, channel_id: str, external_id: str | None) -> int | None:
     if not external_id:
         return None
-    found = conn.execute(
-        prepared(conn, "message.exists", _message_exists),
+    found = _message_exists.run(
+        conn,
         {"channel_id": channel_id, "external_id": external_id},
     ).scalar()
     return None if found is None else int(found)
@@ -197,8 +204,8 @@ def _store_message(
     channel = ensure_channel(conn, msg.channel)
     inbound = msg.direction == "in"
     handle = e164(msg.customer_handle) if msg.channel.kind == "whatsapp" else msg.customer_handle
-    contact = conn.execute(
-        prepared(conn, "contact.upsert", _contact_upsert),
+    contact = _contact_upsert.run(
+        conn,
         {
             "channel_id": channel["id"],
             "external_id": msg.customer_id,
@@ -207,8 +214,8 @@ def _store_message(
         },
     ).one()
     now = utcnow()
-    conversation = conn.execute(
-        prepared(conn, "conversation.upsert", _conversation_upsert),
+    conversation = _conversation_upsert.run(
+        conn,
         {
             "channel_id": channel["id"],
             "contact_id": contact.id,
@@ -239,7 +246,7 @@ def _store_message(
         "created_at": aware(msg.timestamp),
         "updated_at": now,
     }
-    message_id = conn.execute(prepared(conn, "message.insert", _message_insert), values).scalar()
+    message_id = _message_insert.run(conn, values).scalar()
     if message_id is None:
         result.duplicates += 1
         return
@@ -248,24 +255,20 @@ def _store_message(
     last_inbound = conversation.last_inbound_at
     if counts and (last_inbound is None or last_inbound < values["created_at"]):
         last_inbound = values["created_at"]
-    updated = (
-        conn.execute(
-            prepared(conn, "conversation.touch", _conversation_touch),
-            {
-                "conversation_id": conversation.id,
-                "last_message_id": message_id,
-                "now": now,
-                "unread": 1 if counts else 0,
-                "last_inbound_at": last_inbound,
-                # A customer writing again reopens a resolved conversation.
-                "new_status": "open"
-                if counts and conversation.status == "resolved"
-                else conversation.status,
-            },
-        )
-        .mappings()
-        .one()
-    )
+    updated = _conversation_touch.run(
+        conn,
+        {
+            "conversation_id": conversation.id,
+            "last_message_id": message_id,
+            "now": now,
+            "unread": 1 if counts else 0,
+            "last_inbound_at": last_inbound,
+            # A customer writing again reopens a resolved conversation.
+            "new_status": "open"
+            if counts and conversation.status == "resolved"
+            else conversation.status,
+        },
+    ).one()
     message = message_view({**values, "id": message_id})
     view = conversation_view(
         {
@@ -305,14 +308,15 @@ def emit_conversation(conn: Connection, conversation_id: int) -> None:
 # -- statuses ------------------------------------------------------------------------------
 
 
+@prepared
 def _receipt_insert(d: ModuleType) -> Any:
     return d.insert(status_receipts).on_conflict_do_nothing().returning(status_receipts.c.id)
 
 
 def _store_status(conn: Connection, status: StatusUpdate, result: IngestResult) -> None:
     channel_id = ensure_channel(conn, status.channel)["id"]
-    receipt = conn.execute(
-        prepared(conn, "receipt.insert", _receipt_insert),
+    receipt = _receipt_insert.run(
+        conn,
         {
             "channel_id": channel_id,
             "external_id": status.external_id,

@@ -187,6 +187,7 @@ def _move(conn: Connection, message_id: int, expected: str, **values: Any) -> bo
 _AT_LEAST_SENT = [status for status, rank in STATUS_RANK.items() if rank >= STATUS_RANK["sent"]]
 
 
+@prepared
 def _mark_sent(_d: ModuleType) -> Any:  # built once: it runs for every message sent
     return (
         update(messages)
@@ -195,7 +196,10 @@ def _mark_sent(_d: ModuleType) -> Any:  # built once: it runs for every message 
             updated_at=bindparam("now"),
             external_id=bindparam("new_external_id"),
             next_attempt_at=None,
-            status=case((messages.c.status.in_(_AT_LEAST_SENT), messages.c.status), else_="sent"),
+            status=case(  # spelt out, not IN: prepared statements take no IN lists
+                (or_(*(messages.c.status == s for s in _AT_LEAST_SENT)), messages.c.status),
+                else_="sent",
+            ),
         )
         .returning(*messages.c)
     )
@@ -205,14 +209,10 @@ def record_sent(message_id: int, external_id: str) -> StoreFn[None]:
     """Meta accepted the send: one UPDATE ... RETURNING gives the row for the event."""
 
     def run(conn: Connection) -> None:
-        row = (
-            conn.execute(
-                prepared(conn, "outgoing.sent", _mark_sent),
-                {"message_id": message_id, "new_external_id": external_id, "now": utcnow()},
-            )
-            .mappings()
-            .one()
-        )
+        row = _mark_sent.run(
+            conn,
+            {"message_id": message_id, "new_external_id": external_id, "now": utcnow()},
+        ).one()
         _emit_view(conn, message_view(row))
         apply_pending_receipts(conn, message_id, row["channel_id"], external_id)
 

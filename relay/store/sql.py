@@ -1,19 +1,24 @@
-"""The few SQL shapes that differ between SQLite and PostgreSQL, written once.
+"""The few SQL shapes that differ between SQLite and PostgreSQL, and the hot paths' statements.
 
-`prepared` keeps statements built once per dialect: building a SQLAlchemy statement costs
-several times what SQLite takes to run it, and the webhook path runs a handful per message.
+`prepared` statements are built once per dialect and compiled once per set of parameter
+names, then run straight on the driver's cursor with SQLAlchemy's own type conversions.
+Building a SQLAlchemy statement, and SQLAlchemy's execution machinery around a cached one,
+each cost several times what SQLite takes to run it; the webhook path, the bot bridge and the
+sender run a handful per message, so they use these. Everything else uses `conn.execute`.
+Both run in the same transaction on the same driver connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-_prepared: dict[tuple[str, str], Any] = {}
+Build = Callable[[ModuleType], Any]
 
 
 def dialect_module(conn: Connection) -> ModuleType:
@@ -25,10 +30,145 @@ def upsert(conn: Connection, table: Table) -> Any:
     return dialect_module(conn).insert(table)
 
 
-def prepared(conn: Connection, name: str, build: Callable[[ModuleType], Any]) -> Any:
-    """The statement `build(dialect)` made once per dialect; execute it with parameters."""
-    key = (conn.dialect.name, name)
-    statement = _prepared.get(key)
-    if statement is None:
-        statement = _prepared[key] = build(dialect_module(conn))
-    return statement
+class Row(dict[str, Any]):
+    """A result row, read as `row.id` or `row["id"]` (and spread with `**row`)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """What a prepared statement returned, already fetched and converted."""
+
+    rows: list[Row]
+    rowcount: int
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+    def one(self) -> Row:
+        if len(self.rows) != 1:
+            raise LookupError(f"expected one row, got {len(self.rows)}")
+        return self.rows[0]
+
+    def first(self) -> Row | None:
+        return self.rows[0] if self.rows else None
+
+    def scalar(self) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        return next(iter(self.rows[0].values())) if self.rows else None
+
+    def all(self) -> list[Row]:
+        return self.rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    order: tuple[str, ...] | None  # bind names in order for qmark drivers (sqlite3)
+    fixed: dict[str, Any]  # binds whose value is part of the statement
+    convert: tuple[tuple[str, Callable[[Any], Any]], ...]  # SQLAlchemy's bind processors
+    columns: tuple[str, ...]
+    results: tuple[Callable[[Any], Any] | None, ...]  # SQLAlchemy's result processors
+
+
+class Prepared:
+    """One statement of a hot path: built once per dialect, compiled once per parameter names."""
+
+    def __init__(self, name: str, build: Build) -> None:
+        self.name = name
+        self._build = build
+        self._compiled: dict[tuple[str, frozenset[str]], _Compiled] = {}
+
+    def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Rows:
+        params = params or {}
+        if not conn.in_transaction():
+            raise RuntimeError(f"{self.name}: run it inside the store's transaction")
+        compiled = self._compiled_for(conn, params)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(compiled.sql, _bind(compiled, params))
+            rows = _fetch(compiled, cursor) if compiled.columns else []
+            return Rows(rows, cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
+        """The statement once per parameter set, in one driver call (no RETURNING)."""
+        if not many:
+            return
+        compiled = self._compiled_for(conn, many[0])
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(compiled.sql, [_bind(compiled, params) for params in many])
+        finally:
+            cursor.close()
+
+    def _compiled_for(self, conn: Connection, params: Mapping[str, Any]) -> _Compiled:
+        key = (conn.dialect.name, frozenset(params))
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(conn, sorted(params))
+        return compiled
+
+    def _compile(self, conn: Connection, keys: list[str]) -> _Compiled:
+        dialect = conn.dialect
+        compiled = self._build(dialect_module(conn)).compile(dialect=dialect, column_keys=keys)
+        defaults = {}  # the columns' constant defaults; functions are not run here
+        for column in [*compiled.insert_prefetch, *compiled.update_prefetch]:
+            if column.default is None or not column.default.is_scalar:
+                raise ValueError(f"{self.name}: pass a value for {column.key!r}")
+            defaults[column.key] = column.default.arg
+        binds = {name: bind for bind, name in compiled.bind_names.items()}
+        if any(bind.expanding for bind in binds.values()):
+            raise ValueError(f"{self.name}: IN lists need conn.execute")
+        unset = [name for name in binds if name not in keys and name not in defaults]
+        if missing := [name for name in unset if binds[name].required]:
+            raise ValueError(f"{self.name}: no value for {missing}")
+        fixed = defaults | {name: binds[name].effective_value for name in unset}
+        return _Compiled(
+            sql=compiled.string,
+            order=tuple(compiled.positiontup or ()) if compiled.positional else None,
+            fixed=fixed,
+            convert=tuple(compiled._bind_processors.items()),
+            columns=tuple(entry.keyname for entry in compiled._result_columns),
+            results=tuple(
+                entry.type._cached_result_processor(dialect, None)
+                for entry in compiled._result_columns
+            ),
+        )
+
+
+def _bind(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    values = {**compiled.fixed, **params} if compiled.fixed else dict(params)
+    for name, convert in compiled.convert:
+        if name in values:
+            values[name] = convert(values[name])
+    if compiled.order is None:
+        return values
+    return tuple(values[name] for name in compiled.order)
+
+
+def _fetch(compiled: _Compiled, cursor: Any) -> list[Row]:
+    columns, results = compiled.columns, compiled.results
+    return [
+        Row(
+            zip(
+                columns,
+                [v if f is None else f(v) for v, f in zip(raw, results, strict=True)],
+                strict=True,
+            )
+        )
+        for raw in cursor.fetchall()
+    ]
+
+
+def prepared(build: Build) -> Prepared:
+    """Decorator: `build(dialect module)` becomes a hot-path statement, run with `.run(conn, ...)`."""
+    return Prepared(build.__name__, build)
