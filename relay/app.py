@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -27,7 +28,7 @@ from relay.webhooks import routes as webhooks
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> webhooks.WebhookIntake:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.relay_database_url)
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
 
             bridge = BotBridge(relay)
             await bridge.start()
+        gc.freeze()  # what start-up built lives as long as the process: keep it out of GC sweeps
         try:
             yield
         finally:
@@ -78,8 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Meta webhooks in, Graph API out, and the agent API with its event stream.",
         lifespan=lifespan,
         routes=[
-            Route("/webhooks/meta", webhooks.verify, methods=["GET"], include_in_schema=False),
-            Route("/webhooks/meta", webhooks.receive, methods=["POST"], include_in_schema=False),
+            Route(webhooks.PATH, webhooks.verify, methods=["GET"], include_in_schema=False),
         ],
     )
     app.include_router(conversations.router)
@@ -96,4 +97,4 @@ def create_app(settings: Settings) -> FastAPI:
             {"detail": "; ".join(problems), "errors": exc.errors()}, status_code=422
         )
 
-    return app
+    return webhooks.WebhookIntake(app, lambda: app.state.relay)

@@ -15,12 +15,13 @@ Reads run on a small thread pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -74,14 +75,22 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     return engine
 
 
+# A job's future, and its result or the exception it raised.
+_Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+
+
 @dataclass
 class _Job:
     fn: StoreFn[Any]
-    future: Future[Any] = field(default_factory=Future)
+    future: asyncio.Future[Any]
 
 
 class _BatchingWriter:
-    """One thread, one connection, one commit for all the jobs that queued meanwhile."""
+    """One thread, one connection, one commit for all the jobs that queued meanwhile.
+
+    The jobs' asyncio futures are settled from the event loop, once per batch: waking the
+    loop is the costly part of handing a result across threads.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -89,8 +98,9 @@ class _BatchingWriter:
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: StoreFn[T]) -> Future[T]:
-        job = _Job(fn)
+    def submit(self, fn: StoreFn[T]) -> asyncio.Future[T]:
+        """Called on the event loop; the future is settled there."""
+        job = _Job(fn, asyncio.get_running_loop().create_future())
         self._jobs.put(job)
         return job.future
 
@@ -113,21 +123,29 @@ class _BatchingWriter:
                     self._jobs.put(None)  # finish this batch, then stop
                     break
                 batch.append(job)
-            self._commit(batch)
+            outcomes: list[_Outcome] = []
+            self._commit(batch, outcomes)
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+            for outcome in outcomes:
+                by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
+            for loop, settled in by_loop.items():
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+                    loop.call_soon_threadsafe(_settle, settled)
 
-    def _commit(self, batch: list[_Job]) -> None:
+    def _commit(self, batch: list[_Job], outcomes: list[_Outcome]) -> None:
         """All jobs in one transaction; if any fails, each alone, so only it fails."""
         try:
             results = self._run_batch(batch)
         except Exception as exc:
             if len(batch) == 1:
-                batch[0].future.set_exception(exc)
+                outcomes.append((batch[0].future, None, exc))
             else:
                 for job in batch:
-                    self._commit([job])
+                    self._commit([job], outcomes)
             return
-        for job, result in zip(batch, results, strict=True):
-            job.future.set_result(result)
+        outcomes.extend(
+            (job.future, result, None) for job, result in zip(batch, results, strict=True)
+        )
 
     def _run_batch(self, batch: list[_Job]) -> list[Any]:
         with self._engine.connect() as conn:
@@ -140,6 +158,16 @@ class _BatchingWriter:
             except Exception:
                 conn.info.clear()  # whatever the jobs remembered on it was rolled back too
                 raise
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    for future, result, error in outcomes:
+        if future.cancelled():
+            continue  # its caller gave up waiting; the job ran (or failed) all the same
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 class Database:
@@ -159,7 +187,7 @@ class Database:
 
     async def write(self, fn: StoreFn[T]) -> T:
         """Run `fn` in a write transaction; it is committed when this returns."""
-        return await asyncio.wrap_future(self._writer.submit(fn))
+        return await self._writer.submit(fn)
 
     async def read(self, fn: StoreFn[T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._readers, self._in_read_tx, fn)

@@ -154,11 +154,19 @@ def _contact_upsert(d: ModuleType) -> Any:
 @prepared
 def _conversation_upsert(d: ModuleType) -> Any:
     stmt = d.insert(conversations)
-    return stmt.on_conflict_do_update(  # a no-op update, so RETURNING gives the existing row
+    # A no-op update, so RETURNING gives the existing row, locked until the commit: the
+    # touch below starts from these values, and the event shows them.
+    return stmt.on_conflict_do_update(
         index_elements=["channel_id", "contact_id"], set_={"mode": conversations.c.mode}
     ).returning(
         conversations.c.id,
+        conversations.c.channel_id,
+        conversations.c.contact_id,
         conversations.c.status,
+        conversations.c.mode,
+        conversations.c.assignee,
+        conversations.c.handoff_reason,
+        conversations.c.unread_count,
         conversations.c.last_inbound_at,
     )
 
@@ -180,7 +188,6 @@ def _conversation_touch(_d: ModuleType) -> Any:
             last_inbound_at=bindparam("last_inbound_at"),
             status=bindparam("new_status"),
         )
-        .returning(*conversations.c)
     )
 
 
@@ -255,24 +262,25 @@ def _store_message(
     last_inbound = conversation.last_inbound_at
     if counts and (last_inbound is None or last_inbound < values["created_at"]):
         last_inbound = values["created_at"]
-    updated = _conversation_touch.run(
-        conn,
-        {
-            "conversation_id": conversation.id,
-            "last_message_id": message_id,
-            "now": now,
-            "unread": 1 if counts else 0,
-            "last_inbound_at": last_inbound,
-            # A customer writing again reopens a resolved conversation.
-            "new_status": "open"
-            if counts and conversation.status == "resolved"
-            else conversation.status,
-        },
-    ).one()
+    touched = {
+        "conversation_id": conversation.id,
+        "last_message_id": message_id,
+        "now": now,
+        "unread": 1 if counts else 0,
+        "last_inbound_at": last_inbound,
+        # A customer writing again reopens a resolved conversation.
+        "new_status": "open"
+        if counts and conversation.status == "resolved"
+        else conversation.status,
+    }
+    _conversation_touch.run(conn, touched)
     message = message_view({**values, "id": message_id})
     view = conversation_view(
         {
-            **updated,
+            **conversation,
+            "status": touched["new_status"],
+            "unread_count": conversation.unread_count + touched["unread"],
+            "updated_at": now,
             "channel_kind": channel["kind"],
             "channel_name": channel["name"],
             "contact_name": contact.name,

@@ -68,14 +68,17 @@ class Rows:
         return self.rows
 
 
+Convert = Callable[[Any], Any]
+
+
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
-    order: tuple[str, ...] | None  # bind names in order for qmark drivers (sqlite3)
+    positional: bool  # sqlite3 takes a tuple in `slots` order; psycopg takes a dict
+    slots: tuple[tuple[str, Convert | None], ...]  # bind names and SQLAlchemy's processors
     fixed: dict[str, Any]  # binds whose value is part of the statement
-    convert: tuple[tuple[str, Callable[[Any], Any]], ...]  # SQLAlchemy's bind processors
     columns: tuple[str, ...]
-    results: tuple[Callable[[Any], Any] | None, ...]  # SQLAlchemy's result processors
+    results: tuple[tuple[int, Convert], ...]  # SQLAlchemy's result processors, by column
 
 
 class Prepared:
@@ -132,41 +135,42 @@ class Prepared:
         if missing := [name for name in unset if binds[name].required]:
             raise ValueError(f"{self.name}: no value for {missing}")
         fixed = defaults | {name: binds[name].effective_value for name in unset}
+        processors = compiled._bind_processors
+        names = compiled.positiontup if compiled.positional else list(binds)
+        columns = compiled._result_columns
+        results = [entry.type._cached_result_processor(dialect, None) for entry in columns]
         return _Compiled(
             sql=compiled.string,
-            order=tuple(compiled.positiontup or ()) if compiled.positional else None,
+            positional=compiled.positional,
+            slots=tuple((name, processors.get(name)) for name in names or ()),
             fixed=fixed,
-            convert=tuple(compiled._bind_processors.items()),
-            columns=tuple(entry.keyname for entry in compiled._result_columns),
-            results=tuple(
-                entry.type._cached_result_processor(dialect, None)
-                for entry in compiled._result_columns
-            ),
+            columns=tuple(entry.keyname for entry in columns),
+            results=tuple((i, f) for i, f in enumerate(results) if f is not None),
         )
 
 
 def _bind(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
-    values = {**compiled.fixed, **params} if compiled.fixed else dict(params)
-    for name, convert in compiled.convert:
-        if name in values:
-            values[name] = convert(values[name])
-    if compiled.order is None:
+    if compiled.fixed:
+        params = {**compiled.fixed, **params}
+    values = [
+        params[name] if convert is None else convert(params[name])
+        for name, convert in compiled.slots
+    ]
+    if compiled.positional:
         return values
-    return tuple(values[name] for name in compiled.order)
+    return dict(zip((name for name, _ in compiled.slots), values, strict=True))
 
 
 def _fetch(compiled: _Compiled, cursor: Any) -> list[Row]:
     columns, results = compiled.columns, compiled.results
-    return [
-        Row(
-            zip(
-                columns,
-                [v if f is None else f(v) for v, f in zip(raw, results, strict=True)],
-                strict=True,
-            )
-        )
-        for raw in cursor.fetchall()
-    ]
+    rows = []
+    for raw in cursor.fetchall():
+        if results:
+            raw = list(raw)
+            for index, convert in results:
+                raw[index] = convert(raw[index])
+        rows.append(Row(zip(columns, raw, strict=True)))
+    return rows
 
 
 def prepared(build: Build) -> Prepared:
