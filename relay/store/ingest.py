@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import Connection, bindparam, case, insert, select, update
+from sqlalchemy import Boolean, Connection, bindparam, case, insert, select, update
 
 from relay.store.events import append_event
 from relay.store.sql import prepared
@@ -56,6 +56,9 @@ STATUS_RANK = {
 _NOT_UNREAD = {"reaction", "system", "unsupported"}
 _KNOWN_CHANNELS = "omnidesk_known_channels"
 _CHANNEL_TTL_S = 5.0  # a channel renamed from the command line shows in events this soon
+_KNOWN_CUSTOMERS = "omnidesk_known_customers"
+_CUSTOMER_TTL_S = 60.0
+_MAX_KNOWN_CUSTOMERS = 50_000
 
 # Called in the ingest transaction for each new customer message (the bot bridge's outbox).
 AfterMessage = Callable[[Connection, dict[str, Any], dict[str, Any]], None]
@@ -154,21 +157,10 @@ def _contact_upsert(d: ModuleType) -> Any:
 @prepared
 def _conversation_upsert(d: ModuleType) -> Any:
     stmt = d.insert(conversations)
-    # A no-op update, so RETURNING gives the existing row, locked until the commit: the
-    # touch below starts from these values, and the event shows them.
+    # A no-op update, so RETURNING gives the existing row's id too.
     return stmt.on_conflict_do_update(
         index_elements=["channel_id", "contact_id"], set_={"mode": conversations.c.mode}
-    ).returning(
-        conversations.c.id,
-        conversations.c.channel_id,
-        conversations.c.contact_id,
-        conversations.c.status,
-        conversations.c.mode,
-        conversations.c.assignee,
-        conversations.c.handoff_reason,
-        conversations.c.unread_count,
-        conversations.c.last_inbound_at,
-    )
+    ).returning(conversations.c.id)
 
 
 @prepared
@@ -178,15 +170,39 @@ def _message_insert(d: ModuleType) -> Any:
 
 @prepared
 def _conversation_touch(_d: ModuleType) -> Any:
+    """The conversation moves on with a new message; RETURNING what its event shows.
+
+    The 24-hour window runs from Meta's timestamp (a retry may arrive hours late), and a
+    customer writing again reopens a resolved conversation.
+    """
+    c = conversations.c
+    counts = bindparam("counts", type_=Boolean)
     return (
         update(conversations)
-        .where(conversations.c.id == bindparam("conversation_id"))
+        .where(c.id == bindparam("conversation_id"))
         .values(
             last_message_id=bindparam("last_message_id"),
             updated_at=bindparam("now"),
-            unread_count=conversations.c.unread_count + bindparam("unread"),
-            last_inbound_at=bindparam("last_inbound_at"),
-            status=bindparam("new_status"),
+            unread_count=c.unread_count + case((counts, 1), else_=0),
+            last_inbound_at=case(
+                (
+                    counts
+                    & (c.last_inbound_at.is_(None) | (c.last_inbound_at < bindparam("sent"))),
+                    bindparam("sent"),
+                ),
+                else_=c.last_inbound_at,
+            ),
+            status=case((counts & (c.status == "resolved"), "open"), else_=c.status),
+        )
+        .returning(
+            c.id,
+            c.channel_id,
+            c.contact_id,
+            c.status,
+            c.mode,
+            c.assignee,
+            c.handoff_reason,
+            c.unread_count,
         )
     )
 
@@ -201,15 +217,33 @@ def find_message_id(conn: Connection, channel_id: str, external_id: str | None) 
     return None if found is None else int(found)
 
 
-def _store_message(
-    conn: Connection,
-    msg: InboundMessage,
-    default_mode: str,
-    result: IngestResult,
-    after_message: AfterMessage | None,
-) -> None:
-    channel = ensure_channel(conn, msg.channel)
-    inbound = msg.direction == "in"
+@dataclass(frozen=True, slots=True)
+class _Customer:
+    contact_id: int
+    name: str
+    handle: str
+    conversation_id: int
+    seen: float  # time.monotonic() when read from the store
+
+
+def _customer(
+    conn: Connection, channel: dict[str, str], msg: InboundMessage, default_mode: str
+) -> _Customer:
+    """The customer's contact and conversation, created by their first message.
+
+    Remembered on the connection: a customer's contact and conversation ids never change,
+    so a known customer costs no statement unless their profile name changed (or was last
+    read long ago: another relay process may have renamed them).
+    """
+    known: dict[tuple[str, str], _Customer] = conn.info.setdefault(_KNOWN_CUSTOMERS, {})
+    key = (channel["id"], msg.customer_id)
+    cached = known.get(key)
+    if (
+        cached is not None
+        and msg.customer_name in ("", cached.name)
+        and time.monotonic() - cached.seen < _CUSTOMER_TTL_S
+    ):
+        return cached
     handle = e164(msg.customer_handle) if msg.channel.kind == "whatsapp" else msg.customer_handle
     contact = _contact_upsert.run(
         conn,
@@ -220,8 +254,7 @@ def _store_message(
             "handle": handle,
         },
     ).one()
-    now = utcnow()
-    conversation = _conversation_upsert.run(
+    conversation_id = _conversation_upsert.run(
         conn,
         {
             "channel_id": channel["id"],
@@ -229,11 +262,31 @@ def _store_message(
             "mode": default_mode,
             "status": "open",
             "unread_count": 0,
-            "updated_at": now,
+            "updated_at": utcnow(),
         },
-    ).one()
+    ).scalar()
+    if len(known) >= _MAX_KNOWN_CUSTOMERS:
+        known.clear()
+    customer = _Customer(
+        contact.id, contact.name, contact.handle, conversation_id, time.monotonic()
+    )
+    known[key] = customer
+    return customer
+
+
+def _store_message(
+    conn: Connection,
+    msg: InboundMessage,
+    default_mode: str,
+    result: IngestResult,
+    after_message: AfterMessage | None,
+) -> None:
+    channel = ensure_channel(conn, msg.channel)
+    inbound = msg.direction == "in"
+    customer = _customer(conn, channel, msg, default_mode)
+    now = utcnow()
     values: dict[str, Any] = {
-        "conversation_id": conversation.id,
+        "conversation_id": customer.conversation_id,
         "channel_id": channel["id"],
         "external_id": msg.external_id,
         "direction": msg.direction,
@@ -257,46 +310,40 @@ def _store_message(
     if message_id is None:
         result.duplicates += 1
         return
-    counts = inbound and msg.type not in _NOT_UNREAD
-    # The 24-hour window runs from Meta's timestamp: a retry may arrive hours late.
-    last_inbound = conversation.last_inbound_at
-    if counts and (last_inbound is None or last_inbound < values["created_at"]):
-        last_inbound = values["created_at"]
-    touched = {
-        "conversation_id": conversation.id,
-        "last_message_id": message_id,
-        "now": now,
-        "unread": 1 if counts else 0,
-        "last_inbound_at": last_inbound,
-        # A customer writing again reopens a resolved conversation.
-        "new_status": "open"
-        if counts and conversation.status == "resolved"
-        else conversation.status,
-    }
-    _conversation_touch.run(conn, touched)
+    touched = _conversation_touch.run(
+        conn,
+        {
+            "conversation_id": customer.conversation_id,
+            "last_message_id": message_id,
+            "now": now,
+            "counts": inbound and msg.type not in _NOT_UNREAD,
+            "sent": values["created_at"],
+        },
+    ).one()
     message = message_view({**values, "id": message_id})
     view = conversation_view(
         {
-            **conversation,
-            "status": touched["new_status"],
-            "unread_count": conversation.unread_count + touched["unread"],
+            **touched,
             "updated_at": now,
             "channel_kind": channel["kind"],
             "channel_name": channel["name"],
-            "contact_name": contact.name,
-            "contact_handle": contact.handle,
+            "contact_name": customer.name,
+            "contact_handle": customer.handle,
         },
         message,
     )
     append_event(
         conn,
         "message.created",
-        conversation_id=conversation.id,
+        conversation_id=customer.conversation_id,
         message_id=message_id,
         data={"message": message},
     )
     append_event(
-        conn, "conversation.updated", conversation_id=conversation.id, data={"conversation": view}
+        conn,
+        "conversation.updated",
+        conversation_id=customer.conversation_id,
+        data={"conversation": view},
     )
     result.new_messages.append(message_id)
     result.events += 2
