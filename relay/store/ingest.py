@@ -32,7 +32,7 @@ from relay.store.tables import (
     unsupported_payloads,
     utcnow,
 )
-from relay.store.views import conversation_view, load_conversation, load_message, message_view
+from relay.store.views import conversation_view, load_conversation, message_view
 from relay.webhooks.records import (
     ChannelRef,
     InboundMessage,
@@ -413,6 +413,46 @@ def _claim_by_callback(
     return message_id if claimed.rowcount else None
 
 
+@prepared
+def _message_status(_d: ModuleType) -> Any:
+    return select(messages.c.status).where(messages.c.id == bindparam("message_id"))
+
+
+@prepared
+def _status_move(_d: ModuleType) -> Any:
+    return (
+        update(messages)
+        .where(messages.c.id == bindparam("message_id"))
+        .values(status=bindparam("new_status"), updated_at=bindparam("now"), next_attempt_at=None)
+        .returning(*messages.c)
+    )
+
+
+@prepared
+def _status_fail(_d: ModuleType) -> Any:
+    return (
+        update(messages)
+        .where(messages.c.id == bindparam("message_id"))
+        .values(
+            status="failed",
+            updated_at=bindparam("now"),
+            next_attempt_at=None,
+            error_code=bindparam("code"),
+            error_title=bindparam("title"),
+            error_detail=bindparam("detail"),
+        )
+        .returning(*messages.c)
+    )
+
+
+@prepared
+def _receipts_for(_d: ModuleType) -> Any:
+    return select(status_receipts.c.status, status_receipts.c.error_code).where(
+        status_receipts.c.channel_id == bindparam("channel_id"),
+        status_receipts.c.external_id == bindparam("external_id"),
+    )
+
+
 def apply_status(
     conn: Connection,
     message_id: int,
@@ -422,27 +462,32 @@ def apply_status(
     error_detail: str | None = None,
 ) -> bool:
     """Move an outgoing message forward to `status`; never backwards, never out of failed."""
-    current = conn.execute(select(messages.c.status).where(messages.c.id == message_id)).scalar()
+    current = _message_status.run(conn, {"message_id": message_id}).scalar()
     if current is None or current in ("failed", "received", "suppressed"):
         return False
     if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(current, 0):
         return False
-    values: dict[str, Any] = {"status": status, "updated_at": utcnow(), "next_attempt_at": None}
     if status == "failed":
-        values |= {
-            "error_code": error_code,
-            "error_title": error_title,
-            "error_detail": error_detail,
-        }
-    conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
-    row = load_message(conn, message_id)
-    assert row is not None
+        row = _status_fail.run(
+            conn,
+            {
+                "message_id": message_id,
+                "now": utcnow(),
+                "code": error_code,
+                "title": error_title,
+                "detail": error_detail,
+            },
+        ).one()
+    else:
+        params = {"message_id": message_id, "new_status": status, "now": utcnow()}
+        row = _status_move.run(conn, params).one()
+    view = message_view(row)
     append_event(
         conn,
         "message.updated",
-        conversation_id=row["conversation_id"],
+        conversation_id=view["conversation_id"],
         message_id=message_id,
-        data={"message": row},
+        data={"message": view},
     )
     return True
 
@@ -451,11 +496,9 @@ def apply_pending_receipts(
     conn: Connection, message_id: int, channel_id: str, external_id: str
 ) -> None:
     """Statuses that arrived before we learnt the Meta id of our own send."""
-    query = select(status_receipts).where(
-        status_receipts.c.channel_id == channel_id, status_receipts.c.external_id == external_id
-    )
-    for receipt in conn.execute(query).mappings():
-        apply_status(conn, message_id, receipt["status"], receipt["error_code"])
+    params = {"channel_id": channel_id, "external_id": external_id}
+    for receipt in _receipts_for.run(conn, params):
+        apply_status(conn, message_id, receipt.status, receipt.error_code)
 
 
 # -- the webhook as a whole ----------------------------------------------------------------
