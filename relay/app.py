@@ -8,7 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 
-import httpx
+import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -33,7 +33,13 @@ def create_app(settings: Settings) -> webhooks.WebhookIntake:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(settings.relay_database_url)
         await asyncio.to_thread(migrate, db.engine)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
+        http = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=10),
+            # As many connections as GraphClient lets requests fly; idle ones are dropped after
+            # 5 s (httpx's default) so few of them are reused just as Meta closes them: a POST
+            # on a connection closed under it is an unknown outcome, never retried.
+            connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=5.0),
+        )
         graph = GraphClient(
             http,
             graph_base_url=settings.graph_base_url,
@@ -71,7 +77,7 @@ def create_app(settings: Settings) -> webhooks.WebhookIntake:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await http.aclose()
+            await http.close()
             await asyncio.to_thread(db.close)
 
     app = FastAPI(

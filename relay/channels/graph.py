@@ -17,15 +17,17 @@ Neither the access token nor the message text is ever logged or put into a resul
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import httpx
+import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -104,30 +106,47 @@ _RETRYABLE_CODES = frozenset({130429, 131056, 131000, 131016, 2, 133004, 131057,
 # raises it per attempt. 80007 / 4 are hourly budgets, so waiting a moment does not help.
 _RETRY_HINT_S = {130429: 1.0, 131056: 4.0, 131057: 10.0, 80007: 60.0, 4: 60.0}
 _CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
-# Raised before any byte of the request went out: safe to send again.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)
+# Raised before any byte of the request went out: safe to send again. ClientConnectorError
+# covers refused connections, DNS, proxies and TLS handshakes (certificate errors included);
+# ConnectionTimeoutError is `sock_connect` (and `connect`, which includes waiting for the pool).
+_NOT_SENT = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.ClientHttpProxyError,
+)
 # Our own configuration or bug: the request never left, and sending again will not help.
-_REFUSED_LOCALLY = (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)
+# ValueError: aiohttp's other checks (a control character in a header); caught after _NOT_SENT
+# because a certificate error is a ValueError too.
+_REFUSED_LOCALLY = (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError, ValueError)
+# Anything else: the request (or part of it) went out and no answer came. TimeoutError is the
+# session's `total` timeout, and aiohttp's `sock_read` one (SocketTimeoutError) is both.
+_NO_ANSWER = (aiohttp.ClientError, TimeoutError)
+# Descriptions are stored with the message: keep the names these failures had under httpx.
+_PLAIN_NAMES: dict[type[BaseException], str] = {
+    aiohttp.ConnectionTimeoutError: "ConnectTimeout",
+    aiohttp.SocketTimeoutError: "ReadTimeout",
+}
 
 Parse = Callable[[dict[str, Any]], SendOk | None]
 
 
 class GraphClient:
-    """Sends through Meta's Graph API over one shared `httpx.AsyncClient` (its timeouts apply).
+    """Sends through Meta's Graph API over one shared `aiohttp.ClientSession` (its timeouts apply).
 
-    At most `max_in_flight` requests are outstanding at once: one httpx client collapses
-    beyond about 16 concurrent requests (relay-notes, encode/httpx#3215).
+    Meta answers in 100-300 ms, so keeping up with a busy relay takes many requests in flight;
+    `max_in_flight` bounds them so a Meta slowdown queues sends here instead of opening ever
+    more connections (keep the session's connector limit at least as high).
     """
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        session: aiohttp.ClientSession,
         *,
         graph_base_url: str,
         instagram_base_url: str,
-        max_in_flight: int = 16,
+        max_in_flight: int = 64,
     ) -> None:
-        self._client = client
+        self._session = session
         self._graph = graph_base_url.rstrip("/")
         self._instagram = instagram_base_url.rstrip("/")
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -194,7 +213,12 @@ class GraphClient:
         headers = {"Authorization": f"Bearer {token}"}
         async with self._slots:
             try:
-                response = await self._client.post(url, json=payload, headers=headers)
+                # A redirect is an answer: following a 307 would post the message again.
+                async with self._session.post(
+                    url, json=payload, headers=headers, allow_redirects=False
+                ) as response:
+                    status, answer_headers = response.status, response.headers
+                    body = await response.read()
             except _NOT_SENT as exc:
                 result: SendResult = SendError(
                     None, None, "Could not reach Meta: retrying", _describe(exc), True, None
@@ -202,13 +226,13 @@ class GraphClient:
             except _REFUSED_LOCALLY as exc:
                 title = "The request could not be sent (relay configuration)"
                 result = SendError(None, None, title, _describe(exc), False, None)
-            except httpx.HTTPError as exc:  # the request (or part of it) went out; no answer
+            except _NO_ANSWER as exc:
                 reason = (
                     f"no answer from Meta, which may have received the request: {_describe(exc)}"
                 )
                 result = SendUnknown(reason)
             else:
-                result = _interpret(response, parse)
+                result = _interpret(status, answer_headers, body, parse)
         _log(what, url, result, time.monotonic() - started)
         return result
 
@@ -238,22 +262,22 @@ def _parse_instagram_send(data: dict[str, Any]) -> SendOk | None:
     return SendOk(external_id=mid, wa_id=None) if isinstance(mid, str) and mid else None
 
 
-def _interpret(response: httpx.Response, parse: Parse) -> SendResult:
+def _interpret(status: int, headers: Mapping[str, str], body: bytes, parse: Parse) -> SendResult:
+    """Meta's answer to a result; `headers` must look names up case-insensitively."""
     try:
-        data: Any = response.json()
-    except ValueError:
+        data: Any = json.loads(body)
+    except ValueError:  # not JSON, or not UTF-8
         data = None
-    if response.is_success:
+    if 200 <= status < 300:
         ok = parse(data) if isinstance(data, dict) else None
         if ok is None:  # accepted, but we cannot tell which message it became: never resend
-            return SendUnknown(f"Meta answered HTTP {response.status_code} without a message id")
+            return SendUnknown(f"Meta answered HTTP {status} without a message id")
         return ok
     err = data.get("error") if isinstance(data, dict) else None
-    return _error(response, err if isinstance(err, dict) else {})
+    return _error(status, headers, body, err if isinstance(err, dict) else {})
 
 
-def _error(response: httpx.Response, err: dict[str, Any]) -> SendError:
-    status = response.status_code
+def _error(status: int, headers: Mapping[str, str], body: bytes, err: dict[str, Any]) -> SendError:
     code, subcode = _int(err.get("code")), _int(err.get("error_subcode"))
     raw_message = err.get("message")
     message = raw_message if isinstance(raw_message, str) else ""
@@ -262,7 +286,8 @@ def _error(response: httpx.Response, err: dict[str, Any]) -> SendError:
     user_msg = err.get("error_user_msg")
     meta_words = next((s for s in (details, user_msg, message) if isinstance(s, str) and s), "")
     if not meta_words and not err:  # not a Graph error body: a proxy or load balancer answered
-        meta_words = " ".join(response.text.split())[:200] or response.reason_phrase
+        text = body.decode("utf-8", errors="replace")
+        meta_words = " ".join(text.split())[:200] or _reason_phrase(status)
     known = _title_for(code, subcode)
     title = known or _CODE_PREFIX.sub("", message) or meta_words or f"Meta answered HTTP {status}"
     if code in _RETRYABLE_CODES:
@@ -271,7 +296,7 @@ def _error(response: httpx.Response, err: dict[str, Any]) -> SendError:
         retryable = False
     else:  # unknown code: trust the transport and Meta's `is_transient` flag
         retryable = status == 429 or status >= 500 or err.get("is_transient") is True
-    retry_after = _retry_after(response.headers.get("retry-after"))
+    retry_after = _retry_after(headers.get("Retry-After"))
     if retry_after is None and retryable and code is not None:
         retry_after = _RETRY_HINT_S.get(code)
     return SendError(code, status, title, meta_words or title, retryable, retry_after)
@@ -304,14 +329,25 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+def _reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a status outside the standard list (some proxies invent their own)
+        return ""
+
+
 def _describe(exc: Exception) -> str:
+    name = _PLAIN_NAMES.get(type(exc), type(exc).__name__)
     text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"{name}: {text}" if text else name
 
 
 def _log(what: str, url: str, result: SendResult, elapsed_s: float) -> None:
     # The path names the phone number id / account, never the customer, token or text.
-    path = httpx.URL(url).path
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # a base URL too broken to split (the send was refused): show it all
+        path = url
     if isinstance(result, SendOk):
         log.info("%s %s ok in %.0f ms", what, path, elapsed_s * 1000)
     elif isinstance(result, SendError):

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 
@@ -23,7 +24,7 @@ PNID = "109876543210987"  # Tenant A phone_number_id (meta-samples/INDEX.md)
 CUSTOMER = "16505550142"
 IG_ACCOUNT = "17841456789012345"
 IGSID = "8412736459012345"
-TLS = ssl.create_default_context()  # built once: httpx would load the CA bundle per client
+TLS = ssl.create_default_context()  # built once: each client would load the CA bundle again
 INBOUND_WAMID = "wamid.HBgLMTY1MDU1NTAxNDIVAgASGBQzQTdFMjBENEMxQjk4RjZBMEUyMgA="
 
 
@@ -53,16 +54,29 @@ def graph(server: GraphStandIn) -> GraphStandIn:
     return server
 
 
+def graph_session(read_timeout: float = 2.0) -> aiohttp.ClientSession:
+    """The kind of session the relay gives GraphClient, with test-sized timeouts."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=1.0, sock_read=read_timeout)
+    return aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(ssl=TLS))
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with graph_session() as session:
+        yield session
+
+
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """Talks to the stand-in directly, not through GraphClient."""
     async with httpx.AsyncClient(timeout=httpx.Timeout(2.0, connect=1.0), verify=TLS) as client:
         yield client
 
 
 @pytest.fixture
-def client(graph: GraphStandIn, http: httpx.AsyncClient) -> GraphClient:
+def client(graph: GraphStandIn, session: aiohttp.ClientSession) -> GraphClient:
     return GraphClient(
-        http, graph_base_url=graph.base_url, instagram_base_url=graph.instagram_base_url
+        session, graph_base_url=graph.base_url, instagram_base_url=graph.instagram_base_url
     )
 
 
@@ -311,9 +325,9 @@ async def test_connection_dropped_mid_flight_is_unknown(
 
 async def test_answer_slower_than_the_client_timeout_is_unknown(graph: GraphStandIn) -> None:
     graph.set_delay(1.0)
-    async with httpx.AsyncClient(timeout=httpx.Timeout(0.2, connect=1.0), verify=TLS) as http:
+    async with graph_session(read_timeout=0.2) as session:
         client = GraphClient(
-            http, graph_base_url=graph.base_url, instagram_base_url=graph.instagram_base_url
+            session, graph_base_url=graph.base_url, instagram_base_url=graph.instagram_base_url
         )
         result = await send_text(client)
 
@@ -334,12 +348,12 @@ async def test_mark_read_without_an_answer_is_a_retryable_error(
     assert result.retryable
 
 
-async def test_nothing_listening_is_a_retryable_error(http: httpx.AsyncClient) -> None:
+async def test_nothing_listening_is_a_retryable_error(session: aiohttp.ClientSession) -> None:
     with socket.socket() as sock:  # a port that was free a moment ago: connection refused
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     base = f"http://127.0.0.1:{port}/v25.0"
-    client = GraphClient(http, graph_base_url=base, instagram_base_url=base)
+    client = GraphClient(session, graph_base_url=base, instagram_base_url=base)
 
     result = await send_text(client)
 
@@ -348,12 +362,41 @@ async def test_nothing_listening_is_a_retryable_error(http: httpx.AsyncClient) -
     assert (result.code, result.http_status) == (None, None)
 
 
+async def test_a_tls_handshake_that_never_ends_is_a_retryable_error(
+    session: aiohttp.ClientSession,
+) -> None:
+    with socket.socket() as sock:  # accepts the connection, never answers the TLS hello
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        base = f"https://127.0.0.1:{sock.getsockname()[1]}/v25.0"
+        client = GraphClient(session, graph_base_url=base, instagram_base_url=base)
+
+        result = await send_text(client)
+
+    assert isinstance(result, SendError)
+    assert result.retryable
+    assert "ConnectTimeout" in result.detail
+
+
+@pytest.mark.parametrize("base", ["ftp://127.0.0.1/v25.0", "http://[::1/v25.0"])
+async def test_a_base_url_that_cannot_work_is_refused_for_good(
+    session: aiohttp.ClientSession, base: str
+) -> None:
+    client = GraphClient(session, graph_base_url=base, instagram_base_url=base)
+
+    result = await send_text(client)
+
+    assert isinstance(result, SendError)
+    assert not result.retryable
+    assert "relay configuration" in result.title
+
+
 async def test_concurrency_is_limited_per_client(
-    graph: GraphStandIn, http: httpx.AsyncClient
+    graph: GraphStandIn, session: aiohttp.ClientSession
 ) -> None:
     graph.set_delay(0.1)
     client = GraphClient(
-        http,
+        session,
         graph_base_url=graph.base_url,
         instagram_base_url=graph.instagram_base_url,
         max_in_flight=2,
@@ -499,10 +542,10 @@ def test_standin_wait_for_requests(graph: GraphStandIn) -> None:
 async def test_standin_starts_and_stops_under_async_with() -> None:
     async with (
         GraphStandIn(tokens=["only-token"]) as standin,
-        httpx.AsyncClient(verify=TLS) as http,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=TLS)) as session,
     ):
         client = GraphClient(
-            http, graph_base_url=standin.base_url, instagram_base_url=standin.instagram_base_url
+            session, graph_base_url=standin.base_url, instagram_base_url=standin.instagram_base_url
         )
         result = await send_text(client, token="only-token")
         assert isinstance(result, SendOk)
