@@ -19,10 +19,11 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, Self, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -73,6 +74,35 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
+
+
+class RunsTogether(ABC, Generic[T]):
+    """A store function that the writer runs in one go with the others of its class queued
+    beside it: set-based statements for a whole batch instead of a few per job."""
+
+    def __call__(self, conn: Connection) -> T:
+        return type(self).run_together(conn, [self])[0]
+
+    @classmethod
+    @abstractmethod
+    def run_together(cls, conn: Connection, jobs: Sequence[Self]) -> list[T]:
+        """Each job's result, in order."""
+
+
+def _run_jobs(conn: Connection, fns: list[StoreFn[Any]]) -> list[Any]:
+    results: list[Any] = []
+    start = 0
+    while start < len(fns):
+        kind = type(fns[start])
+        end = start + 1
+        if issubclass(kind, RunsTogether):
+            while end < len(fns) and type(fns[end]) is kind:
+                end += 1
+            results.extend(kind.run_together(conn, cast(list[RunsTogether[Any]], fns[start:end])))
+        else:
+            results.append(fns[start](conn))
+        start = end
+    return results
 
 
 # A job's future, and its result or the exception it raised.
@@ -152,7 +182,7 @@ class _BatchingWriter:
             try:
                 with conn.begin():
                     take_pending(conn)
-                    results = [job.fn(conn) for job in batch]
+                    results = _run_jobs(conn, [job.fn for job in batch])
                     flush_events(conn, take_pending(conn))
                 return results
             except Exception:

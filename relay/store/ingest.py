@@ -10,29 +10,26 @@ This is the relay's hot path, so it runs few statements, all prepared once (see
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-import phonenumbers
-from sqlalchemy import Boolean, Connection, bindparam, case, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from relay.store.database import RunsTogether
 from relay.store.events import append_event
+from relay.store.inbound import NewMessage, aware, store_new_messages
 from relay.store.sql import prepared
 from relay.store.tables import (
     channels,
-    contacts,
-    conversations,
     messages,
     status_receipts,
     unsupported_payloads,
     utcnow,
 )
-from relay.store.views import conversation_view, load_conversation, message_view
+from relay.store.views import load_conversation, message_view
 from relay.webhooks.records import (
     ChannelRef,
     InboundMessage,
@@ -52,13 +49,8 @@ STATUS_RANK = {
     "played": 5,
     "failed": 99,
 }
-# Inbound types that say nothing new for the agent to read.
-_NOT_UNREAD = {"reaction", "system", "unsupported"}
 _KNOWN_CHANNELS = "omnidesk_known_channels"
 _CHANNEL_TTL_S = 5.0  # a channel renamed from the command line shows in events this soon
-_KNOWN_CUSTOMERS = "omnidesk_known_customers"
-_CUSTOMER_TTL_S = 60.0
-_MAX_KNOWN_CUSTOMERS = 50_000
 
 # Called in the ingest transaction for each new customer message (the bot bridge's outbox).
 AfterMessage = Callable[[Connection, dict[str, Any], dict[str, Any]], None]
@@ -73,23 +65,6 @@ class IngestResult:
     duplicates: int = 0
     unsupported: int = 0
     events: int = 0
-
-
-def aware(stamp: datetime) -> datetime:
-    """Records carry naive UTC; the store keeps aware UTC."""
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
-@functools.lru_cache(maxsize=4096)  # parsing a number costs more than storing its message
-def e164(raw: str) -> str:
-    """WhatsApp writes numbers as bare digits with country code; show them in E.164."""
-    try:
-        number = phonenumbers.parse("+" + raw.lstrip("+"))
-    except phonenumbers.NumberParseException:
-        return raw
-    if not phonenumbers.is_possible_number(number):
-        return raw
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 # -- channels ------------------------------------------------------------------------------
@@ -144,69 +119,6 @@ def _message_exists(_d: ModuleType) -> Any:
     )
 
 
-@prepared
-def _contact_upsert(d: ModuleType) -> Any:
-    stmt = d.insert(contacts)
-    # The customer's latest profile name wins; an empty one (Instagram, echoes) keeps ours.
-    keep_name = case((stmt.excluded.name != "", stmt.excluded.name), else_=contacts.c.name)
-    return stmt.on_conflict_do_update(
-        index_elements=["channel_id", "external_id"], set_={"name": keep_name}
-    ).returning(contacts.c.id, contacts.c.name, contacts.c.handle)
-
-
-@prepared
-def _conversation_upsert(d: ModuleType) -> Any:
-    stmt = d.insert(conversations)
-    # A no-op update, so RETURNING gives the existing row's id too.
-    return stmt.on_conflict_do_update(
-        index_elements=["channel_id", "contact_id"], set_={"mode": conversations.c.mode}
-    ).returning(conversations.c.id)
-
-
-@prepared
-def _message_insert(d: ModuleType) -> Any:
-    return d.insert(messages).on_conflict_do_nothing().returning(messages.c.id)
-
-
-@prepared
-def _conversation_touch(_d: ModuleType) -> Any:
-    """The conversation moves on with a new message; RETURNING what its event shows.
-
-    The 24-hour window runs from Meta's timestamp (a retry may arrive hours late), and a
-    customer writing again reopens a resolved conversation.
-    """
-    c = conversations.c
-    counts = bindparam("counts", type_=Boolean)
-    return (
-        update(conversations)
-        .where(c.id == bindparam("conversation_id"))
-        .values(
-            last_message_id=bindparam("last_message_id"),
-            updated_at=bindparam("now"),
-            unread_count=c.unread_count + case((counts, 1), else_=0),
-            last_inbound_at=case(
-                (
-                    counts
-                    & (c.last_inbound_at.is_(None) | (c.last_inbound_at < bindparam("sent"))),
-                    bindparam("sent"),
-                ),
-                else_=c.last_inbound_at,
-            ),
-            status=case((counts & (c.status == "resolved"), "open"), else_=c.status),
-        )
-        .returning(
-            c.id,
-            c.channel_id,
-            c.contact_id,
-            c.status,
-            c.mode,
-            c.assignee,
-            c.handoff_reason,
-            c.unread_count,
-        )
-    )
-
-
 def find_message_id(conn: Connection, channel_id: str, external_id: str | None) -> int | None:
     if not external_id:
         return None
@@ -215,140 +127,6 @@ def find_message_id(conn: Connection, channel_id: str, external_id: str | None) 
         {"channel_id": channel_id, "external_id": external_id},
     ).scalar()
     return None if found is None else int(found)
-
-
-@dataclass(frozen=True, slots=True)
-class _Customer:
-    contact_id: int
-    name: str
-    handle: str
-    conversation_id: int
-    seen: float  # time.monotonic() when read from the store
-
-
-def _customer(
-    conn: Connection, channel: dict[str, str], msg: InboundMessage, default_mode: str
-) -> _Customer:
-    """The customer's contact and conversation, created by their first message.
-
-    Remembered on the connection: a customer's contact and conversation ids never change,
-    so a known customer costs no statement unless their profile name changed (or was last
-    read long ago: another relay process may have renamed them).
-    """
-    known: dict[tuple[str, str], _Customer] = conn.info.setdefault(_KNOWN_CUSTOMERS, {})
-    key = (channel["id"], msg.customer_id)
-    cached = known.get(key)
-    if (
-        cached is not None
-        and msg.customer_name in ("", cached.name)
-        and time.monotonic() - cached.seen < _CUSTOMER_TTL_S
-    ):
-        return cached
-    handle = e164(msg.customer_handle) if msg.channel.kind == "whatsapp" else msg.customer_handle
-    contact = _contact_upsert.run(
-        conn,
-        {
-            "channel_id": channel["id"],
-            "external_id": msg.customer_id,
-            "name": msg.customer_name,
-            "handle": handle,
-        },
-    ).one()
-    conversation_id = _conversation_upsert.run(
-        conn,
-        {
-            "channel_id": channel["id"],
-            "contact_id": contact.id,
-            "mode": default_mode,
-            "status": "open",
-            "unread_count": 0,
-            "updated_at": utcnow(),
-        },
-    ).scalar()
-    if len(known) >= _MAX_KNOWN_CUSTOMERS:
-        known.clear()
-    customer = _Customer(
-        contact.id, contact.name, contact.handle, conversation_id, time.monotonic()
-    )
-    known[key] = customer
-    return customer
-
-
-def _store_message(
-    conn: Connection,
-    msg: InboundMessage,
-    default_mode: str,
-    result: IngestResult,
-    after_message: AfterMessage | None,
-) -> None:
-    channel = ensure_channel(conn, msg.channel)
-    inbound = msg.direction == "in"
-    customer = _customer(conn, channel, msg, default_mode)
-    now = utcnow()
-    values: dict[str, Any] = {
-        "conversation_id": customer.conversation_id,
-        "channel_id": channel["id"],
-        "external_id": msg.external_id,
-        "direction": msg.direction,
-        "author": "customer" if inbound else "agent:instagram",
-        "type": msg.type,
-        "text": msg.text,
-        "payload": msg.payload,
-        "reply_to": find_message_id(conn, channel["id"], msg.reply_to_external),
-        "reply_to_external": msg.reply_to_external,
-        "status": "received" if inbound else "sent",
-        "error_code": None,
-        "error_title": None,
-        "error_detail": None,
-        "idempotency_key": None,
-        "send_attempts": 0,
-        "next_attempt_at": None,
-        "created_at": aware(msg.timestamp),
-        "updated_at": now,
-    }
-    message_id = _message_insert.run(conn, values).scalar()
-    if message_id is None:
-        result.duplicates += 1
-        return
-    touched = _conversation_touch.run(
-        conn,
-        {
-            "conversation_id": customer.conversation_id,
-            "last_message_id": message_id,
-            "now": now,
-            "counts": inbound and msg.type not in _NOT_UNREAD,
-            "sent": values["created_at"],
-        },
-    ).one()
-    message = message_view({**values, "id": message_id})
-    view = conversation_view(
-        {
-            **touched,
-            "updated_at": now,
-            "channel_kind": channel["kind"],
-            "channel_name": channel["name"],
-            "contact_name": customer.name,
-            "contact_handle": customer.handle,
-        },
-        message,
-    )
-    append_event(
-        conn,
-        "message.created",
-        conversation_id=customer.conversation_id,
-        message_id=message_id,
-        data={"message": message},
-    )
-    append_event(
-        conn,
-        "conversation.updated",
-        conversation_id=customer.conversation_id,
-        data={"conversation": view},
-    )
-    result.new_messages.append(message_id)
-    result.events += 2
-    if after_message and inbound:
-        after_message(conn, message, view)
 
 
 def emit_conversation(conn: Connection, conversation_id: int) -> None:
@@ -504,34 +282,86 @@ def apply_pending_receipts(
 # -- the webhook as a whole ----------------------------------------------------------------
 
 
+class Ingest(RunsTogether[IngestResult]):
+    """A store function that keeps every record of one webhook (see `Database.write`).
+
+    Webhooks queued together are stored together: consecutive messages go in as one group
+    (see relay.store.inbound); a status or unsupported record, or a message that answers one
+    of the group, first closes the group, so everything lands in the order Meta sent it.
+    """
+
+    def __init__(
+        self, records: Sequence[Record], default_mode: str, after_message: AfterMessage | None
+    ) -> None:
+        self.records = records
+        self.default_mode = default_mode
+        self.after_message = after_message
+
+    @classmethod
+    def run_together(cls, conn: Connection, jobs: Sequence[Ingest]) -> list[IngestResult]:
+        results = [IngestResult() for _ in jobs]
+        group: list[tuple[NewMessage, Ingest, IngestResult]] = []
+        in_group: set[tuple[str, str]] = set()
+        for job, result in zip(jobs, results, strict=True):
+            for record in job.records:
+                if not isinstance(record, InboundMessage):
+                    _store_group(conn, group)
+                    in_group.clear()
+                    _store_other(conn, record, result)
+                    continue
+                channel = ensure_channel(conn, record.channel)
+                if (
+                    record.reply_to_external
+                    and (channel["id"], record.reply_to_external) in in_group
+                ):
+                    _store_group(conn, group)
+                    in_group.clear()
+                reply_to = find_message_id(conn, channel["id"], record.reply_to_external)
+                group.append((NewMessage(record, channel, job.default_mode, reply_to), job, result))
+                in_group.add((channel["id"], record.external_id))
+        _store_group(conn, group)
+        return results
+
+
+def _store_group(conn: Connection, group: list[tuple[NewMessage, Ingest, IngestResult]]) -> None:
+    """Store the messages gathered so far, then empty `group`."""
+    if not group:
+        return
+    stored = store_new_messages(conn, [item for item, _, _ in group])
+    for (item, job, result), new in zip(group, stored, strict=True):
+        if new is None:
+            result.duplicates += 1
+            continue
+        result.new_messages.append(new.message["id"])
+        result.events += 2 if new.conversation_event else 1
+        if job.after_message and item.msg.direction == "in":
+            job.after_message(conn, new.message, new.conversation)
+    group.clear()
+
+
+def _store_other(conn: Connection, record: Record, result: IngestResult) -> None:
+    if isinstance(record, StatusUpdate):
+        _store_status(conn, record, result)
+    elif isinstance(record, Unsupported):
+        conn.execute(
+            insert(unsupported_payloads).values(
+                reason=record.reason[:500], raw=record.raw, received_at=utcnow()
+            )
+        )
+        result.unsupported += 1
+
+
 def ingest(
     records: Sequence[Record],
     *,
     default_mode: str,
     after_message: AfterMessage | None = None,
-) -> Callable[[Connection], IngestResult]:
-    """A store function that keeps every record of one webhook (see `Database.write`)."""
-
-    def run(conn: Connection) -> IngestResult:
-        result = IngestResult()
-        for record in records:
-            if isinstance(record, InboundMessage):
-                _store_message(conn, record, default_mode, result, after_message)
-            elif isinstance(record, StatusUpdate):
-                _store_status(conn, record, result)
-            else:
-                conn.execute(
-                    insert(unsupported_payloads).values(
-                        reason=record.reason[:500], raw=record.raw, received_at=utcnow()
-                    )
-                )
-                result.unsupported += 1
-        return result
-
-    return run
+) -> Ingest:
+    """The store function that keeps every record of one webhook."""
+    return Ingest(records, default_mode, after_message)
 
 
-def keep_raw(reason: str, raw: bytes) -> Callable[[Connection], IngestResult]:
+def keep_raw(reason: str, raw: bytes) -> Ingest:
     """Keep a signed body that could not be normalised at all."""
     record = Unsupported(
         reason=reason, raw=raw.decode("utf-8", "replace").replace("\x00", "\ufffd")

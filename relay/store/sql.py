@@ -102,6 +102,28 @@ class Prepared:
         finally:
             cursor.close()
 
+    def run_each(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> list[Rows]:
+        """`run` once per parameter set; on PostgreSQL all in one pipeline (one round trip)."""
+        if len(many) < 2 or conn.dialect.name != "postgresql":
+            return [self.run(conn, params) for params in many]
+        if not conn.in_transaction():
+            raise RuntimeError(f"{self.name}: run it inside the store's transaction")
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        cursors = []
+        with driver.pipeline():
+            for params in many:
+                compiled = self._compiled_for(conn, params)
+                cursor = driver.cursor()
+                cursor.execute(compiled.sql, _bind(compiled, params))
+                cursors.append((compiled, cursor))
+        results = []
+        for compiled, cursor in cursors:
+            rows = _fetch(compiled, cursor) if compiled.columns else []
+            results.append(Rows(rows, cursor.rowcount))
+            cursor.close()
+        return results
+
     def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
         """The statement once per parameter set, in one driver call (no RETURNING)."""
         if not many:
