@@ -1,9 +1,8 @@
 """Customers' new messages, stored a group at a time in the transaction before Meta's 200.
 
 The writer runs every webhook queued at the same moment together (`relay.store.database.
-RunsTogether`), so a busy relay stores a group of messages with one multi-row INSERT and one
-touch per conversation (sent in one pipeline on PostgreSQL), instead of a few round trips
-per message. A known customer costs no statement at all: their contact and conversation ids
+RunsTogether`): a group's inserts, then its conversations' touches, each go to PostgreSQL in
+one pipelined call, so a busy relay pays a few round trips per batch instead of per message. A known customer costs no statement at all: their contact and conversation ids
 never change, and are remembered on the connection.
 """
 
@@ -21,7 +20,7 @@ import phonenumbers
 from sqlalchemy import Connection, bindparam, case, update
 
 from relay.store.events import append_event
-from relay.store.sql import Prepared, prepared
+from relay.store.sql import prepared
 from relay.store.tables import contacts, conversations, messages, utcnow
 from relay.store.views import conversation_view, message_view
 from relay.webhooks.records import InboundMessage
@@ -31,7 +30,6 @@ _NOT_UNREAD = {"reaction", "system", "unsupported"}
 _KNOWN_CUSTOMERS = "omnidesk_known_customers"
 _CUSTOMER_TTL_S = 60.0  # a name changed by another relay process shows in events this soon
 _MAX_KNOWN_CUSTOMERS = 50_000
-_ROWS_PER_INSERT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,46 +227,10 @@ def _customer(conn: Connection, item: NewMessage) -> _Customer:
 
 # -- messages ------------------------------------------------------------------------------
 
-_COLUMNS = (
-    "conversation_id",
-    "channel_id",
-    "external_id",
-    "direction",
-    "author",
-    "type",
-    "text",
-    "payload",
-    "reply_to",
-    "reply_to_external",
-    "status",
-    "error_code",
-    "error_title",
-    "error_detail",
-    "idempotency_key",
-    "send_attempts",
-    "next_attempt_at",
-    "created_at",
-    "updated_at",
-)
 
-
-@functools.cache
-def _insert_rows(count: int) -> Prepared:
-    """INSERT of `count` messages, each skipped if (channel, Meta id) is already stored."""
-
-    def build(d: ModuleType) -> Any:
-        values = [
-            {c: bindparam(f"{c}_{i}", type_=messages.c[c].type) for c in _COLUMNS}
-            for i in range(count)
-        ]
-        return (
-            d.insert(messages)
-            .values(values)
-            .on_conflict_do_nothing()
-            .returning(messages.c.id, messages.c.channel_id, messages.c.external_id)
-        )
-
-    return Prepared(f"insert_{count}_messages", build)
+@prepared
+def _message_insert(d: ModuleType) -> Any:
+    return d.insert(messages).on_conflict_do_nothing().returning(messages.c.id)
 
 
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
@@ -277,17 +239,8 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
     for index, row in enumerate(rows):
         first.setdefault((row["channel_id"], row["external_id"]), index)
     unique = sorted(first.values())
-    ids: dict[int, int] = {}
-    for start in range(0, len(unique), _ROWS_PER_INSERT):
-        chunk = unique[start : start + _ROWS_PER_INSERT]
-        params = {
-            f"{column}_{i}": rows[index][column]
-            for i, index in enumerate(chunk)
-            for column in _COLUMNS
-        }
-        for new in _insert_rows(len(chunk)).run(conn, params):
-            ids[first[(new.channel_id, new.external_id)]] = new.id
-    return ids
+    inserted = _message_insert.run_each(conn, [rows[index] for index in unique])
+    return {index: new.scalar() for index, new in zip(unique, inserted, strict=True) if new.rows}
 
 
 @prepared

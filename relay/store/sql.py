@@ -103,26 +103,28 @@ class Prepared:
             cursor.close()
 
     def run_each(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> list[Rows]:
-        """`run` once per parameter set; on PostgreSQL all in one pipeline (one round trip)."""
+        """`run` once per parameter set (all with the same names), in order.
+
+        On PostgreSQL they go in one pipelined driver call: one round trip for all, and one
+        short query text that psycopg parses once and the server prepares once.
+        """
         if len(many) < 2 or conn.dialect.name != "postgresql":
             return [self.run(conn, params) for params in many]
         if not conn.in_transaction():
             raise RuntimeError(f"{self.name}: run it inside the store's transaction")
-        driver = conn.connection.dbapi_connection
-        assert driver is not None
-        cursors = []
-        with driver.pipeline():
-            for params in many:
-                compiled = self._compiled_for(conn, params)
-                cursor = driver.cursor()
-                cursor.execute(compiled.sql, _bind(compiled, params))
-                cursors.append((compiled, cursor))
-        results = []
-        for compiled, cursor in cursors:
-            rows = _fetch(compiled, cursor) if compiled.columns else []
-            results.append(Rows(rows, cursor.rowcount))
+        compiled = self._compiled_for(conn, many[0])
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            values = [_bind(compiled, params) for params in many]
+            cursor.executemany(compiled.sql, values, returning=True)  # type: ignore[call-arg]
+            results = []
+            while True:
+                rows = _fetch(compiled, cursor) if compiled.columns else []
+                results.append(Rows(rows, cursor.rowcount))
+                if not cursor.nextset():
+                    return results
+        finally:
             cursor.close()
-        return results
 
     def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
         """The statement once per parameter set, in one driver call (no RETURNING)."""
