@@ -20,11 +20,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
 
-from relay.store.sql import prepared
+from relay.store.sql import prepared, run_plain
 from relay.store.tables import events, utcnow
 
 _EVENT_LOG_LOCK = 0x0D35_0001  # any constant shared by every relay process
 _PENDING = "omnidesk_pending_events"
+_SAVEPOINT_DEPTH = "omnidesk_savepoint_depth"
 
 
 def append_event(
@@ -89,12 +90,25 @@ def latest_event_id(conn: Connection) -> int:
 
 @contextmanager
 def savepoint(conn: Connection) -> Iterator[None]:
-    """A SAVEPOINT whose rollback also forgets the events appended inside it."""
+    """A SAVEPOINT whose rollback also forgets the events appended inside it.
+
+    Written on the driver's cursor: batches run one per item they act on, and SQLAlchemy's
+    nested transactions cost more than the work inside them.
+    """
     pending: list[dict[str, Any]] = conn.info.setdefault(_PENDING, [])
     mark = len(pending)
+    depth = conn.info.get(_SAVEPOINT_DEPTH, 0) + 1
+    conn.info[_SAVEPOINT_DEPTH] = depth
+    name = f"omnidesk_{depth}"
+    run_plain(conn, f"SAVEPOINT {name}")
     try:
-        with conn.begin_nested():
-            yield
+        yield
     except BaseException:
         del pending[mark:]
+        run_plain(conn, f"ROLLBACK TO SAVEPOINT {name}")
+        run_plain(conn, f"RELEASE SAVEPOINT {name}")
         raise
+    else:
+        run_plain(conn, f"RELEASE SAVEPOINT {name}")
+    finally:
+        conn.info[_SAVEPOINT_DEPTH] = depth - 1

@@ -60,24 +60,62 @@ def due_messages(now: datetime, limit: int = 200) -> StoreFn[list[tuple[int, int
     one waiting to be retried holds back the ones written after it, so they keep their order."""
 
     def run(conn: Connection) -> list[tuple[int, int]]:
-        earlier = messages.alias("earlier")
-        query = (
-            select(messages.c.id, messages.c.conversation_id)
-            .where(
-                messages.c.status == "queued",
-                or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
-                ~exists().where(
-                    earlier.c.conversation_id == messages.c.conversation_id,
-                    earlier.c.status == "queued",
-                    earlier.c.id < messages.c.id,
-                ),
-            )
-            .order_by(messages.c.id)
-            .limit(limit)
-        )
-        return [(int(r.id), int(r.conversation_id)) for r in conn.execute(query)]
+        due = _due.run(conn, {"now": now, "limit": limit})
+        return [(int(r.id), int(r.conversation_id)) for r in due]
 
     return run
+
+
+@prepared
+def _due(_d: ModuleType) -> Any:
+    earlier = messages.alias("earlier")
+    now = bindparam("now", type_=messages.c.next_attempt_at.type)
+    return (
+        select(messages.c.id, messages.c.conversation_id)
+        .where(
+            messages.c.status == "queued",
+            or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
+            ~exists().where(
+                earlier.c.conversation_id == messages.c.conversation_id,
+                earlier.c.status == "queued",
+                earlier.c.id < messages.c.id,
+            ),
+        )
+        .order_by(messages.c.id)
+        .limit(bindparam("limit"))
+    )
+
+
+@prepared
+def _claim(_d: ModuleType) -> Any:
+    # RETURNING: exactly the row this claim won, as the events show it
+    return (
+        update(messages)
+        .where(messages.c.id == bindparam("message_id"), messages.c.status == "queued")
+        .values(
+            status="sending",
+            send_attempts=messages.c.send_attempts + 1,
+            updated_at=bindparam("now"),
+        )
+        .returning(*messages.c)
+    )
+
+
+@prepared
+def _recipient(_d: ModuleType) -> Any:
+    return (
+        select(
+            channels.c.kind,
+            channels.c.external_id.label("channel_external_id"),
+            channels.c.access_token,
+            contacts.c.handle,
+            contacts.c.external_id.label("contact_external_id"),
+        )
+        .join(conversations, conversations.c.id == messages.c.conversation_id)
+        .join(channels, channels.c.id == messages.c.channel_id)
+        .join(contacts, contacts.c.id == conversations.c.contact_id)
+        .where(messages.c.id == bindparam("message_id"))
+    )
 
 
 def claim_due(now: datetime, busy: frozenset[int], limit: int = 200) -> StoreFn[list[SendJob]]:
@@ -95,39 +133,13 @@ def claim_due(now: datetime, busy: frozenset[int], limit: int = 200) -> StoreFn[
                 heads.setdefault(conversation_id, message_id)
         if not heads:
             return []
-        claimed = (  # RETURNING: exactly the rows this claim won, as the events show them
-            conn.execute(
-                update(messages)
-                .where(messages.c.id.in_(list(heads.values())), messages.c.status == "queued")
-                .values(
-                    status="sending",
-                    send_attempts=messages.c.send_attempts + 1,
-                    updated_at=utcnow(),
-                )
-                .returning(*messages.c)
-            )
-            .mappings()
-            .all()
-        )
+        claiming = [{"message_id": message_id, "now": utcnow()} for message_id in heads.values()]
+        tried = _claim.run_each(conn, claiming)
+        claimed = [rows.one() for rows in tried if rows.rows]
         if not claimed:
             return []
-        recipients = {
-            row.id: row
-            for row in conn.execute(
-                select(
-                    messages.c.id,
-                    channels.c.kind,
-                    channels.c.external_id.label("channel_external_id"),
-                    channels.c.access_token,
-                    contacts.c.handle,
-                    contacts.c.external_id.label("contact_external_id"),
-                )
-                .join(conversations, conversations.c.id == messages.c.conversation_id)
-                .join(channels, channels.c.id == messages.c.channel_id)
-                .join(contacts, contacts.c.id == conversations.c.contact_id)
-                .where(messages.c.id.in_([row["id"] for row in claimed]))
-            )
-        }
+        found = _recipient.run_each(conn, [{"message_id": row.id} for row in claimed])
+        recipients = {row.id: rows.one() for row, rows in zip(claimed, found, strict=True)}
         jobs = []
         for row in sorted(claimed, key=lambda r: int(r["id"])):
             _emit_view(conn, message_view(row))

@@ -197,6 +197,15 @@ def _fetch(compiled: _Compiled, cursor: Any) -> list[Row]:
     return rows
 
 
+def run_plain(conn: Connection, sql: str) -> None:
+    """A statement without parameters or results (SAVEPOINT...), on the driver's cursor."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
+
+
 def prepared(build: Build) -> Prepared:
     """Decorator: `build(dialect module)` becomes a hot-path statement, run with `.run(conn, ...)`."""
     return Prepared(build.__name__, build)
