@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 Build = Callable[[ModuleType], Any]
 
@@ -159,7 +161,11 @@ class Prepared:
         if missing := [name for name in unset if binds[name].required]:
             raise ValueError(f"{self.name}: no value for {missing}")
         fixed = defaults | {name: binds[name].effective_value for name in unset}
-        processors = compiled._bind_processors
+        processors = dict(compiled._bind_processors)
+        if dialect.name == "sqlite":  # the same text as SQLAlchemy's, several times faster
+            for name, bind in binds.items():
+                if isinstance(bind.type, UTCDateTime) and name in processors:
+                    processors[name] = sqlite_utc_text
         names = compiled.positiontup if compiled.positional else list(binds)
         columns = compiled._result_columns
         results = [entry.type._cached_result_processor(dialect, None) for entry in columns]
@@ -195,6 +201,17 @@ def _fetch(compiled: _Compiled, cursor: Any) -> list[Row]:
                 raw[index] = convert(raw[index])
         rows.append(Row(zip(columns, raw, strict=True)))
     return rows
+
+
+def sqlite_utc_text(value: datetime | None) -> str | None:
+    """An aware datetime as SQLAlchemy stores a `UTCDateTime` in SQLite: naive UTC text with
+    microseconds. Its own processor formats a dict of seven fields for every value, which
+    was an eighth of the webhook writer's time."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise ValueError("Datetime values must have timezone information")
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def run_plain(conn: Connection, sql: str) -> None:
