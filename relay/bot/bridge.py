@@ -114,7 +114,8 @@ class BotBridge:
     async def _publish_loop(self) -> None:
         """Publish what the outbox holds, then sleep until a commit may have added rows.
 
-        Wakes that come while a round runs are coalesced into one more round.
+        Wakes that come while a round runs are coalesced into one more round; a round that
+        found fewer rows than it may take drained the outbox, so it does not read it again.
         """
         while True:
             self._wake.clear()
@@ -124,7 +125,7 @@ class BotBridge:
                 log.info("bot outbox not drained (%s); retrying", exc)
                 published = 0
                 await asyncio.sleep(0.5)
-            if not published:
+            if published < bot_store.PUBLISH_BATCH:  # the outbox is drained: wait for a commit
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
                         await self._wake.wait()

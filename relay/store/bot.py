@@ -48,22 +48,29 @@ def enqueue_for_bot(public_url: str) -> AfterMessage:
     return hook
 
 
-def pending_publications(limit: int = 200) -> StoreFn[list[dict[str, Any]]]:
+PUBLISH_BATCH = 200
+
+
+def pending_publications(limit: int = PUBLISH_BATCH) -> StoreFn[list[dict[str, Any]]]:
     def run(conn: Connection) -> list[dict[str, Any]]:
-        query = (
-            select(
-                bot_outbox.c.id,
-                bot_outbox.c.conversation_id,
-                bot_outbox.c.amqp_message_id,
-                bot_outbox.c.body,
-            )
-            .where(bot_outbox.c.published_at.is_(None))
-            .order_by(bot_outbox.c.id)
-            .limit(limit)
-        )
-        return [dict(row) for row in conn.execute(query).mappings()]
+        return [dict(row) for row in _pending.run(conn, {"limit": limit})]
 
     return run
+
+
+@prepared
+def _pending(_d: ModuleType) -> Any:
+    return (
+        select(
+            bot_outbox.c.id,
+            bot_outbox.c.conversation_id,
+            bot_outbox.c.amqp_message_id,
+            bot_outbox.c.body,
+        )
+        .where(bot_outbox.c.published_at.is_(None))
+        .order_by(bot_outbox.c.id)
+        .limit(bindparam("limit"))
+    )
 
 
 def mark_published(ids: list[int]) -> StoreFn[None]:
