@@ -31,7 +31,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from relay.store.events import flush_events, take_pending
-from relay.store.sql import run_plain
 
 T = TypeVar("T")
 StoreFn = Callable[[Connection], T]
@@ -85,8 +84,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front: no deadlock when another process writes.
-        # On the driver's cursor: SQLAlchemy's execution would cost more than the BEGIN.
-        run_plain(conn, "BEGIN IMMEDIATE" if writer else "BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
 
@@ -139,7 +137,6 @@ class _BatchingWriter:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._conn: Connection | None = None
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._thread.start()
@@ -153,8 +150,6 @@ class _BatchingWriter:
     def close(self) -> None:
         self._jobs.put(None)
         self._thread.join(timeout=10)
-        if self._conn is not None:
-            self._conn.close()
 
     def _run(self) -> None:
         while True:
@@ -196,21 +191,16 @@ class _BatchingWriter:
         )
 
     def _run_batch(self, batch: list[_Job]) -> list[Any]:
-        """On the writer's own connection, kept between batches (a pool checkout and its
-        reset cost as much as a small batch); a failure closes it, the next batch opens one."""
-        conn = self._conn = self._conn or self._engine.connect()
-        try:
-            with conn.begin():
-                take_pending(conn)
-                results = _run_jobs(conn, [job.fn for job in batch])
-                flush_events(conn, take_pending(conn))
-            return results
-        except Exception:
-            conn.info.clear()  # whatever the jobs remembered on it was rolled back too
-            self._conn = None
-            with contextlib.suppress(Exception):
-                conn.close()
-            raise
+        with self._engine.connect() as conn:
+            try:
+                with conn.begin():
+                    take_pending(conn)
+                    results = _run_jobs(conn, [job.fn for job in batch])
+                    flush_events(conn, take_pending(conn))
+                return results
+            except Exception:
+                conn.info.clear()  # whatever the jobs remembered on it was rolled back too
+                raise
 
 
 def _settle(outcomes: list[_Outcome]) -> None:
