@@ -69,6 +69,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture
+def store(database_url: str) -> Iterator[Database]:
+    """The relay's store, migrated, without a relay around it."""
+    database = Database(database_url)
+    migrate(database.engine)
+    yield database
+    database.close()
+
+
 @pytest.fixture(scope="session")
 def graph_session() -> Iterator[GraphStandIn]:
     with GraphStandIn() as graph:

@@ -6,26 +6,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from sqlalchemy import Connection, select
 
 from relay.store.database import Database
 from relay.store.events import events_after
 from relay.store.ingest import Ingest, IngestResult, ingest
-from relay.store.migrate import migrate
 from relay.store.tables import conversations, messages
 from relay.webhooks.normalize import normalize
 from tests.helpers.meta_samples import SAMPLES, text_webhook
 
 MARIA, BOB = "16505550142", "16505550199"
-
-
-@pytest.fixture
-def db(database_url: str) -> Any:
-    database = Database(database_url)
-    migrate(database.engine)
-    yield database
-    database.close()
 
 
 def reaction(to_wamid: str, wamid: str) -> dict[str, Any]:
@@ -39,9 +29,9 @@ def unsupported() -> dict[str, Any]:
     return {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": "nope"}]}
 
 
-def as_one_batch(db: Database, bodies: list[dict[str, Any]]) -> list[IngestResult]:
+def as_one_batch(store: Database, bodies: list[dict[str, Any]]) -> list[IngestResult]:
     jobs = [ingest(normalize(body), default_mode="human") for body in bodies]
-    return db.write_sync(lambda conn: Ingest.run_together(conn, jobs))
+    return store.write_sync(lambda conn: Ingest.run_together(conn, jobs))
 
 
 def stored(conn: Connection) -> dict[str, Any]:
@@ -55,7 +45,7 @@ def stored(conn: Connection) -> dict[str, Any]:
     }
 
 
-def test_a_batch_stores_what_one_by_one_would(db: Database) -> None:
+def test_a_batch_stores_what_one_by_one_would(store: Database) -> None:
     bodies = [
         text_webhook("hello", "are you there?", wa_id=MARIA, wamid="m"),
         text_webhook("hello", wa_id=MARIA, wamid="m"),  # Meta's retry of m.0, same batch
@@ -64,11 +54,11 @@ def test_a_batch_stores_what_one_by_one_would(db: Database) -> None:
         unsupported(),
         text_webhook("one more", wa_id=MARIA, wamid="n"),
     ]
-    results = as_one_batch(db, bodies)
+    results = as_one_batch(store, bodies)
 
     assert [len(r.new_messages) for r in results] == [2, 0, 1, 1, 0, 1]
     assert results[1].duplicates == 1 and results[4].unsupported == 1
-    state = db.read_sync(stored)
+    state = store.read_sync(stored)
     assert state["messages"] == [
         ("m.0", "text", None),
         ("m.1", "text", None),
@@ -80,7 +70,7 @@ def test_a_batch_stores_what_one_by_one_would(db: Database) -> None:
     assert state["last"] == ["b.0", "n.0"]
 
     # The event log tells every message once, and each conversation's last state.
-    log = db.read_sync(lambda conn: events_after(conn, 0))
+    log = store.read_sync(lambda conn: events_after(conn, 0))
     created = [e["data"]["message"]["external_id"] for e in log if e["type"] == "message.created"]
     assert created == ["m.0", "m.1", "b.0", "r", "n.0"]
     last_view: dict[int, dict[str, Any]] = {}
@@ -92,8 +82,8 @@ def test_a_batch_stores_what_one_by_one_would(db: Database) -> None:
     assert {v["contact"]["name"] for v in last_view.values()} == {"Maria Garcia", "Bob"}
 
     # The same webhooks again, one batch or one by one: nothing new.
-    again = as_one_batch(db, bodies)
+    again = as_one_batch(store, bodies)
     assert sum(len(r.new_messages) for r in again) == 0
     for body in bodies:
-        db.write_sync(ingest(normalize(body), default_mode="human"))
-    assert db.read_sync(stored) == state
+        store.write_sync(ingest(normalize(body), default_mode="human"))
+    assert store.read_sync(stored) == state

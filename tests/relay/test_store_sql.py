@@ -15,17 +15,8 @@ from sqlalchemy.dialects.sqlite import pysqlite
 
 from relay.store.database import Database, json_text
 from relay.store.events import append_event, savepoint
-from relay.store.migrate import migrate
 from relay.store.sql import Prepared, prepared, sqlite_utc_text
 from relay.store.tables import channels, events, utcnow
-
-
-@pytest.fixture
-def db(database_url: str) -> Any:
-    database = Database(database_url)
-    migrate(database.engine)
-    yield database
-    database.close()
 
 
 @prepared
@@ -55,43 +46,43 @@ def _channel(channel_id: str, created_at: datetime) -> dict[str, Any]:
     }
 
 
-def test_values_written_on_the_cursor_read_back_as_sqlalchemy_reads_them(db: Database) -> None:
+def test_values_written_on_the_cursor_read_back_as_sqlalchemy_reads_them(store: Database) -> None:
     stamp = datetime(2026, 3, 1, 23, 30, 0, 123456, tzinfo=timezone(timedelta(hours=-3)))
 
     def write(conn: Connection) -> Any:
         return _channel_insert.run(conn, _channel("whatsapp:1", stamp)).one()
 
-    returned = db.write_sync(write)
+    returned = store.write_sync(write)
     assert returned.id == "whatsapp:1"
     assert returned.created_at == stamp  # the same instant, as aware UTC
     assert returned.created_at.tzinfo is not None
-    by_sqlalchemy = db.read_sync(lambda conn: conn.execute(select(channels)).mappings().one())
-    by_cursor = db.read_sync(lambda conn: _channel_by_id.run(conn, {"id": "whatsapp:1"}).one())
+    by_sqlalchemy = store.read_sync(lambda conn: conn.execute(select(channels)).mappings().one())
+    by_cursor = store.read_sync(lambda conn: _channel_by_id.run(conn, {"id": "whatsapp:1"}).one())
     assert dict(by_cursor) == dict(by_sqlalchemy)
     assert by_cursor.name == "Support ☎"
 
 
-def test_json_columns_and_column_defaults(db: Database) -> None:
+def test_json_columns_and_column_defaults(store: Database) -> None:
     data = {"message": {"text": "olá 👋", "n": 2**70, "nested": [1, None, True]}}
 
     def write(conn: Connection) -> Any:
         # `type` and `data` given; conversation_id, message_id left to the column (NULL)
         return _event_insert.run(conn, {"type": "x", "data": data, "created_at": utcnow()}).one()
 
-    row = db.write_sync(write)
+    row = store.write_sync(write)
     assert row.data == data  # beyond orjson's 64-bit integers too
-    stored = db.read_sync(lambda conn: conn.execute(select(events.c.data)).scalar_one())
+    stored = store.read_sync(lambda conn: conn.execute(select(events.c.data)).scalar_one())
     assert stored == data
 
 
-def test_run_each_answers_in_order_and_empty_for_rows_not_written(db: Database) -> None:
+def test_run_each_answers_in_order_and_empty_for_rows_not_written(store: Database) -> None:
     @prepared
     def skip_existing(d: ModuleType) -> Any:
         return d.insert(channels).on_conflict_do_nothing().returning(channels.c.id)
 
     now = datetime.now(UTC)
-    db.write_sync(lambda conn: skip_existing.run(conn, _channel("whatsapp:2", now)))
-    rows = db.write_sync(
+    store.write_sync(lambda conn: skip_existing.run(conn, _channel("whatsapp:2", now)))
+    rows = store.write_sync(
         lambda conn: skip_existing.run_each(
             conn, [_channel(f"whatsapp:{n}", now) for n in (1, 2, 3)]
         )
@@ -99,25 +90,25 @@ def test_run_each_answers_in_order_and_empty_for_rows_not_written(db: Database) 
     assert [r.scalar() for r in rows] == ["whatsapp:1", None, "whatsapp:3"]
 
 
-def test_mistakes_are_refused_at_first_use(db: Database) -> None:
+def test_mistakes_are_refused_at_first_use(store: Database) -> None:
     def missing_value(conn: Connection) -> None:
         _channel_by_id.run(conn, {})
 
     with pytest.raises(ValueError, match="no value"):
-        db.write_sync(missing_value)
+        store.write_sync(missing_value)
 
     in_list = Prepared("in_list", lambda _d: select(channels).where(channels.c.id.in_(["a", "b"])))
     with pytest.raises(ValueError, match="IN lists"):
-        db.write_sync(lambda conn: in_list.run(conn))
+        store.write_sync(lambda conn: in_list.run(conn))
 
     no_default = Prepared("no_default", lambda _d: insert(channels))
     with pytest.raises(ValueError, match="created_at"):  # a function default is not run
-        db.write_sync(
+        store.write_sync(
             lambda conn: no_default.run(conn, {"id": "c", "kind": "w", "external_id": "c"})
         )
 
 
-def test_a_savepoint_rolled_back_keeps_the_rest_of_the_transaction(db: Database) -> None:
+def test_a_savepoint_rolled_back_keeps_the_rest_of_the_transaction(store: Database) -> None:
     def write(conn: Connection) -> list[str]:
         _channel_insert.run(conn, _channel("whatsapp:kept", utcnow()))
         append_event(conn, "kept", data={})
@@ -129,13 +120,13 @@ def test_a_savepoint_rolled_back_keeps_the_rest_of_the_transaction(db: Database)
             append_event(conn, "also kept", data={})
         return [event["type"] for event in conn.info["omnidesk_pending_events"]]
 
-    assert db.write_sync(write) == ["kept", "also kept"]
-    ids = db.read_sync(lambda conn: list(conn.execute(select(channels.c.id)).scalars()))
+    assert store.write_sync(write) == ["kept", "also kept"]
+    ids = store.read_sync(lambda conn: list(conn.execute(select(channels.c.id)).scalars()))
     assert ids == ["whatsapp:kept"]
 
 
-def test_run_outside_a_transaction_is_refused(db: Database) -> None:
-    with db.engine.connect() as conn, pytest.raises(RuntimeError, match="transaction"):
+def test_run_outside_a_transaction_is_refused(store: Database) -> None:
+    with store.engine.connect() as conn, pytest.raises(RuntimeError, match="transaction"):
         _channel_by_id.run(conn, {"id": "x"})
 
 
