@@ -163,7 +163,7 @@ class Prepared:
         fixed = defaults | {name: binds[name].effective_value for name in unset}
         processors = dict(compiled._bind_processors)
         if dialect.name == "sqlite":  # the same text as SQLAlchemy's, several times faster
-            for name, bind in binds.items():
+            for bind, name in compiled.bind_names.items():
                 if isinstance(bind.type, UTCDateTime) and name in processors:
                     processors[name] = sqlite_utc_text
         names = compiled.positiontup if compiled.positional else list(binds)
@@ -209,9 +209,11 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     was an eighth of the webhook writer's time."""
     if value is None:
         return None
-    if value.utcoffset() is None:
-        raise ValueError("Datetime values must have timezone information")
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+    if value.tzinfo is not UTC:
+        if value.utcoffset() is None:
+            raise ValueError("Datetime values must have timezone information")
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def run_plain(conn: Connection, sql: str) -> None:

@@ -14,7 +14,9 @@ from relay.store.tables import channels, contacts, conversations, messages
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if value.tzinfo is not UTC:  # the store's own datetimes already are: skip the conversion
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def message_view(row: Mapping[Any, Any]) -> dict[str, Any]:

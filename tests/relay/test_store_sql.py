@@ -17,6 +17,7 @@ from relay.store.database import Database, json_text
 from relay.store.events import append_event, savepoint
 from relay.store.sql import Prepared, prepared, sqlite_utc_text
 from relay.store.tables import channels, events, utcnow
+from relay.store.views import iso
 
 
 @prepared
@@ -151,3 +152,15 @@ def test_json_text_is_json() -> None:
 
     for value in [{"a": [1, 2.5, None, "é"]}, {1: "int key"}, {"big": 2**80}, []]:
         assert json.loads(json_text(value)) == json.loads(json.dumps(value))
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11, minutes=-30))]),
+    )
+)
+def test_api_timestamps_are_utc_with_milliseconds(value: datetime) -> None:
+    expected = value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert iso(value) == expected
