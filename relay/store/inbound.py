@@ -310,4 +310,4 @@ def _touch(
         for conversation_id, index in last_of.items()
     ]
     touched = _conversation_touch.run_each(conn, params)
-    return {rows.one().id: rows.one() for rows in touched}
+    return {row.id: row for row in (rows.one() for rows in touched)}
