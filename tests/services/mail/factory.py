@@ -7,6 +7,11 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from omnidesk.services.mail.accounts import RunnerSettings
+
+# Timeouts and retries short enough for tests against the loopback servers.
+QUICK = RunnerSettings(timeout=5.0, retry_initial=0.1, retry_max=0.5)
+
 
 def make_raw(
     n: int,

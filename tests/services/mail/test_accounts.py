@@ -14,24 +14,15 @@ import pytest
 
 from omnidesk.domain import MailAccountState, MailAccountStatus
 from omnidesk.mail.types import MailAccount
-from omnidesk.services.mail.accounts import AccountRunner, RunnerSettings, check_login
+from omnidesk.services.mail.accounts import AccountRunner, check_login
 from relay.testing.server import free_port
 from tests.helpers.dovecot import DovecotServer, dovecot_binary
 from tests.helpers.smtp_server import SmtpServer
-from tests.services.mail.factory import make_raw
+from tests.helpers.waiting import wait_until
+from tests.services.mail.factory import QUICK, make_raw
 from tests.services.mail.memory_sink import MemorySink
 
 States = list[MailAccountStatus]
-QUICK = RunnerSettings(timeout=5.0, retry_initial=0.1, retry_max=0.5)
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
 
 
 def state_of(statuses: States) -> MailAccountState | None:

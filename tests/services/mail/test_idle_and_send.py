@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,17 +16,9 @@ from omnidesk.services.mail.imap_sync import FolderSync
 from omnidesk.services.mail.smtp_send import send_and_file
 from tests.helpers.dovecot import DovecotServer
 from tests.helpers.smtp_server import SmtpServer
+from tests.helpers.waiting import wait_until
 from tests.services.mail.factory import make_raw
 from tests.services.mail.memory_sink import MemorySink
-
-
-async def wait_until(predicate: object, timeout: float = 10.0) -> float:
-    start = time.monotonic()
-    while not predicate():  # type: ignore[operator]
-        if time.monotonic() - start > timeout:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
 
 
 @contextlib.asynccontextmanager

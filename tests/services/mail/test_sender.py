@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -27,17 +26,10 @@ from omnidesk.storage import Cache
 from omnidesk.storage.mail_store import MailEnvelope, MailStore
 from tests.helpers.dovecot import DovecotServer
 from tests.helpers.smtp_server import SmtpServer
+from tests.helpers.waiting import wait_for_async
 from tests.services.mail.factory import make_raw
 
 ANA = "Ana Lima <ana@c.example>"
-
-
-async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 class RestartableSmtp(SmtpServer):
@@ -150,7 +142,7 @@ async def test_a_reply_queued_while_smtp_is_down_is_sent_once_when_it_is_back(
         async def retried() -> bool:
             return len(published) >= 4  # claimed, requeued, claimed, requeued
 
-        await wait_until(retried)
+        await wait_for_async(retried)
         assert smtp_server.received == []
         assert [o.state for o in await cache.outbox(conv)] in (
             [OutboxState.QUEUED], [OutboxState.SENDING])  # fmt: skip
@@ -160,7 +152,7 @@ async def test_a_reply_queued_while_smtp_is_down_is_sent_once_when_it_is_back(
         async def outbox_empty() -> bool:
             return await cache.outbox(conv) == []
 
-        await wait_until(outbox_empty)
+        await wait_for_async(outbox_empty)
         await asyncio.sleep(0.8)  # several backoff periods: nothing goes out again
     assert len(smtp_server.received) == 1
     received = smtp_server.received[0]
@@ -204,7 +196,7 @@ async def test_a_refused_login_fails_the_reply_with_a_plain_reason(
         async def failed() -> bool:
             return [o.state for o in await cache.outbox(conv)] == [OutboxState.FAILED]
 
-        await wait_until(failed)
+        await wait_for_async(failed)
     (item,) = await cache.outbox(conv)
     assert item.error is not None and "refused the login for agent" in item.error
     assert smtp_server.received == []
@@ -228,7 +220,7 @@ async def test_a_refused_recipient_fails_the_reply_with_the_servers_reason(
         async def failed() -> bool:
             return [o.state for o in await cache.outbox(conv)] == [OutboxState.FAILED]
 
-        await wait_until(failed)
+        await wait_for_async(failed)
     (item,) = await cache.outbox(conv)
     assert item.error is not None and "mailbox unavailable" in item.error
 
@@ -254,7 +246,7 @@ async def test_mail_left_sending_by_a_crash_is_settled_not_resent(
         async def settled() -> bool:
             return [o.state for o in await cache.outbox(conv)] == [OutboxState.FAILED]
 
-        await wait_until(settled)
+        await wait_for_async(settled)
     (item,) = await cache.outbox(conv)
     assert item.client_id == lost and item.error == INTERRUPTED
     assert [m.external_id for m in await cache.messages(conv)][-1] == went_id

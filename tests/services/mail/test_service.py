@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -23,34 +22,16 @@ from omnidesk.domain import (
     MessageStatus,
 )
 from omnidesk.mail.types import MailAccount
-from omnidesk.services.mail.accounts import AccountRunner, RunnerSettings
+from omnidesk.services.mail.accounts import AccountRunner
 from omnidesk.services.mail.service import MailService
 from omnidesk.storage import Cache
 from omnidesk.storage.mail_store import MailStore
 from tests.helpers.dovecot import DovecotServer
 from tests.helpers.smtp_server import SmtpServer
-from tests.services.mail.factory import make_raw
+from tests.helpers.waiting import wait_for_async, wait_until
+from tests.services.mail.factory import QUICK, make_raw
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-QUICK = RunnerSettings(timeout=5.0, retry_initial=0.1, retry_max=0.5)
-
-
-async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
-
-
-async def wait_for_async(check: Callable[[], Awaitable[object]], timeout: float = 10.0) -> None:
-    """Like :func:`wait_until` for a coroutine function."""
-    start = time.monotonic()
-    while not await check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def server_flags(dovecot: DovecotServer, folder: str = "INBOX") -> dict[int, str]:
@@ -103,25 +84,12 @@ def smtp_later(dovecot: DovecotServer) -> Iterator[SmtpServer]:
 async def console(
     dovecot: DovecotServer, account: MailAccount, smtp_later: SmtpServer, tmp_path: Path
 ) -> AsyncIterator[Console]:
-    cache = await Cache.open(tmp_path / "cache.sqlite3")
-    store = MailStore(cache, {})
     (tmp_path / "logo.png").write_bytes(PNG)
     signature = f'<b>Shop</b> team <img src="file://{tmp_path / "logo.png"}" alt="Shop">'
     account = replace(account, smtp_port=smtp_later.port, signature_html=signature)
-    changes: list[Changes] = []
-    statuses: list[MailAccountStatus] = []
-    service = MailService(
-        store, [account], lambda _id: dovecot.password, changes.append, statuses.append,
-        settings=QUICK, interactive_timeout=5,
-    )  # fmt: skip
-    box = Console(service, cache, store, account, changes, statuses)
-    await box.service.start()
-    try:
+    async with running_console(tmp_path / "cache.sqlite3", account, dovecot) as box:
         yield box
-    finally:
-        await box.service.shutdown()
-        await box.service.shutdown()  # idempotent
-        await cache.close()
+    await box.service.shutdown()  # a second shutdown is harmless
 
 
 async def test_mail_shows_as_conversation_and_opening_marks_it_read_on_server(
