@@ -93,10 +93,8 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> Rows:
         params = params or {}
-        if not conn.in_transaction():
-            raise RuntimeError(f"{self.name}: run it inside the store's transaction")
         compiled = self._compiled_for(conn, params)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(conn, self.name)
         try:
             cursor.execute(compiled.sql, _bind(compiled, params))
             rows = _fetch(compiled, cursor) if compiled.columns else []
@@ -112,13 +110,11 @@ class Prepared:
         """
         if len(many) < 2 or conn.dialect.name != "postgresql":
             return [self.run(conn, params) for params in many]
-        if not conn.in_transaction():
-            raise RuntimeError(f"{self.name}: run it inside the store's transaction")
         compiled = self._compiled_for(conn, many[0])
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(conn, self.name)
         try:
             values = [_bind(compiled, params) for params in many]
-            cursor.executemany(compiled.sql, values, returning=True)  # type: ignore[call-arg]
+            cursor.executemany(compiled.sql, values, returning=True)
             results = []
             while True:
                 rows = _fetch(compiled, cursor) if compiled.columns else []
@@ -133,7 +129,7 @@ class Prepared:
         if not many:
             return
         compiled = self._compiled_for(conn, many[0])
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = _cursor(conn, self.name)
         try:
             cursor.executemany(compiled.sql, [_bind(compiled, params) for params in many])
         finally:
@@ -216,9 +212,16 @@ def sqlite_utc_text(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")[:26]
 
 
+def _cursor(conn: Connection, what: str) -> Any:
+    """A cursor of the driver's connection, inside the transaction SQLAlchemy began."""
+    if not conn.in_transaction():
+        raise RuntimeError(f"{what}: run it inside the store's transaction")
+    return conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
 def run_plain(conn: Connection, sql: str) -> None:
     """A statement without parameters or results (SAVEPOINT...), on the driver's cursor."""
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = _cursor(conn, sql)
     try:
         cursor.execute(sql)
     finally:
