@@ -8,10 +8,20 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import fastjsonschema
 import httpx
 import pytest
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
 
-from relay.bot.protocol import REASON_HEADER, validator
+from relay.bot.protocol import (
+    REASON_HEADER,
+    BadBotMessage,
+    _fast_validator,
+    _parse_with_jsonschema,
+    parse_outbound,
+    validator,
+)
 from relay.testing.graph_standin import GraphStandIn
 from tests.helpers.amqp import BotPeer, QueueNames
 from tests.helpers.services import require_rabbitmq
@@ -298,3 +308,104 @@ async def test_health_shows_the_broker(bot_relay: RelayHarness, bot: BotPeer) ->
         lambda: (h := bot_relay.http.get("/healthz").json())["broker"] == "connected" and h
     )
     assert health["status"] == "ok"
+
+
+def _strings(*lengths: int) -> st.SearchStrategy[str]:
+    """Strings of the given lengths (in code points, as JSON Schema counts), not all ASCII."""
+    return st.builds(
+        lambda n, c: c * n, st.sampled_from(lengths), st.sampled_from(["x", "é", "\U0001d11e"])
+    )
+
+
+_JUNK: st.SearchStrategy[Any] = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+# Values a bot might get wrong, for any field: 1.0 is a JSON Schema integer, True is not.
+_NEAR_MISSES = st.one_of(
+    st.sampled_from([1, 1.0, 2.0, -0.0, 1.5, 1e300, 0, 2, True, False, None, "1", "", []]),
+    st.sampled_from(["reply", "handoff", "message", "handback", "Reply"]),
+    _strings(0, 1, 200, 201, 1000, 1001, 4096, 4097),
+    _JUNK,
+)
+_ID = st.integers(-(2**70), 2**70) | st.sampled_from([0, 1.0, 7.0])
+_OPTIONAL = {
+    "id": _strings(1, 200) | st.text(min_size=1, max_size=8),
+    "in_reply_to": st.none() | _ID,
+    "reason": _strings(0, 1000) | st.text(max_size=8),
+}
+_REPLY = st.fixed_dictionaries(
+    {
+        "version": st.sampled_from([1, 1.0]),
+        "type": st.just("reply"),
+        "conversation_id": _ID,
+        "text": _strings(1, 4096) | st.text(min_size=1, max_size=8),
+    },
+    optional=_OPTIONAL | {"handoff": st.booleans()},
+)
+_HANDOFF = st.fixed_dictionaries(
+    {
+        "version": st.just(1),
+        "type": st.just("handoff"),
+        "conversation_id": _ID,
+        "reason": _OPTIONAL["reason"],
+    },
+    optional={"id": _OPTIONAL["id"]},
+)
+_KEYS = ["version", "type", "id", "conversation_id", "in_reply_to", "text", "handoff", "reason"]
+_MISSING = object()
+
+
+def _mutated(body: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    body = dict(body)
+    if value is _MISSING:
+        body.pop(key, None)
+    else:
+        body[key] = value
+    return body
+
+
+def _mutations(body: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """A valid body with one key dropped, added or set to a near miss (some are still valid)."""
+    keys = st.sampled_from([*_KEYS, "", "Text", "payload"])
+    return st.builds(_mutated, body, keys, _NEAR_MISSES | st.just(_MISSING))
+
+
+_BODIES = st.one_of(
+    _REPLY,
+    _HANDOFF,
+    _mutations(_REPLY | _HANDOFF),
+    _mutations(_mutations(_REPLY | _HANDOFF)),
+    st.dictionaries(st.sampled_from(_KEYS), _NEAR_MISSES, max_size=6),
+    _JUNK,
+)
+
+
+def _verdict(parse: Callable[[bytes], dict[str, Any]], raw: bytes) -> dict[str, Any] | str:
+    try:
+        return parse(raw)
+    except BadBotMessage as exc:
+        return str(exc)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_BODIES)
+@example({"version": 1.0, "type": "reply", "conversation_id": 1.0, "in_reply_to": 2.0, "text": "x"})
+@example({"version": True, "type": "reply", "conversation_id": 1, "text": "x"})
+@example({"version": 1, "type": "handoff", "conversation_id": True, "reason": ""})
+@example({"version": 1, "type": "reply", "conversation_id": 1, "text": "x" * 4097})
+def test_the_fast_check_of_bot_messages_agrees_with_jsonschema(body: Any) -> None:
+    """parse_outbound, fast path and all, says what jsonschema alone says; so do the validators."""
+    raw = json.dumps(body).encode()
+    expected = _verdict(lambda r: _parse_with_jsonschema(json.loads(r)), raw)
+    event("accepted" if isinstance(expected, dict) else "rejected")
+    assert _verdict(parse_outbound, raw) == expected
+    try:
+        _fast_validator("bot-outbound")(json.loads(raw))
+    except fastjsonschema.JsonSchemaException:
+        assert isinstance(expected, str), "fastjsonschema rejects what jsonschema accepts"
+    else:
+        assert isinstance(expected, dict), "fastjsonschema accepts what jsonschema rejects"
