@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from relay.channels.sender import Sender
 from relay.events import EventHub
@@ -23,8 +24,9 @@ class Relay:
     sender: Sender
     # Set by the bot bridge: runs in the transaction that stores each new inbound message.
     after_inbound: AfterMessage | None = None
-    # Woken after every commit that may have put rows in the bot's outbox.
-    on_commit_hooks: list[Callable[[], None]] = field(default_factory=list)
+    # Woken after every commit that may have put rows in the bot's outbox, with the rows
+    # the commit is known to have put there (more may have come another way).
+    on_commit_hooks: list[Callable[[Sequence[dict[str, Any]]], None]] = field(default_factory=list)
     broker_state: Callable[[], str] = lambda: "disabled"
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -32,7 +34,13 @@ class Relay:
     def default_mode(self) -> str:
         return "bot" if self.settings.bot_enabled else "human"
 
-    def committed(self, *, may_send: bool = True, may_publish: bool = True) -> None:
+    def committed(
+        self,
+        *,
+        may_send: bool = True,
+        may_publish: bool = True,
+        outbox: Sequence[dict[str, Any]] = (),
+    ) -> None:
         """Something was committed: wake the event streams, the sender unless the commit
         cannot have queued a message (webhooks only bring messages in), and the bridge's
         publisher unless it cannot have filled the bot's outbox (a bot reply or handoff).
@@ -42,4 +50,4 @@ class Relay:
             self.sender.wake()
         if may_publish:
             for hook in self.on_commit_hooks:
-                hook()
+                hook(outbox)

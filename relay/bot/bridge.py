@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import aio_pika
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 PREFETCH = 32
 PUBLISH_TIMEOUT_S = 5.0
+READ_EVERY_S = 1.0  # how soon rows nobody handed over are found (another relay's, say)
 
 
 class BotBridge:
@@ -48,18 +50,23 @@ class BotBridge:
         self._consume_channel: AbstractRobustChannel | None = None
         self._queues: list[AbstractQueue] = []  # strong references: robust queues are weak
         self._wake = asyncio.Event()
-        # Outbox rows confirmed by RabbitMQ whose mark_published may not be visible yet: the
-        # publisher skips them instead of waiting for that commit before its next round.
-        # Marked ones are forgotten only by a read that began after their mark committed.
-        self._confirmed: set[int] = set()
+        # Outbox rows whose webhook was just committed, handed over instead of read back.
+        self._handed: list[dict[str, Any]] = []
+        self._must_read = True  # the outbox may hold rows nobody handed over
+        self._read_at = 0.0
+        # Outbox rows being published, or confirmed but maybe not yet marked published: a
+        # read skips them. Marked ones are forgotten only by a read that began after their
+        # mark committed.
+        self._taken: set[int] = set()
         self._marked: set[int] = set()
         self._to_mark: list[int] = []
         self._mark_ready = asyncio.Event()
+        self._confirming: set[asyncio.Task[None]] = set()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._state = "connecting"
         relay.after_inbound = bot_store.enqueue_for_bot(self._settings.relay_public_url)
-        relay.on_commit_hooks.append(self._wake.set)
+        relay.on_commit_hooks.append(self._committed)
         relay.broker_state = lambda: self._state
 
     async def start(self) -> None:
@@ -72,9 +79,9 @@ class BotBridge:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._confirming]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._confirming, return_exceptions=True)
         if self._connection is not None:
             await self._connection.close()
 
@@ -104,6 +111,7 @@ class BotBridge:
 
     def _on_reconnect(self, *_args: Any) -> None:
         self._state = "connected"
+        self._must_read = True
         self._wake.set()
 
     def _on_close(self, *_args: Any) -> None:
@@ -111,35 +119,53 @@ class BotBridge:
 
     # relay -> bot -------------------------------------------------------------------------
 
-    async def _publish_loop(self) -> None:
-        """Publish what the outbox holds, then sleep until a commit may have added rows.
+    def _committed(self, outbox: Sequence[dict[str, Any]]) -> None:
+        if outbox:
+            self._handed.extend(outbox)
+        else:  # a commit that did not say what it added: look in the outbox
+            self._must_read = True
+        self._wake.set()
 
-        Wakes that come while a round runs are coalesced into one more round; a round that
-        found fewer rows than it may take drained the outbox, so it does not read it again.
+    async def _publish_loop(self) -> None:
+        """Publish what commits handed over, and read the outbox when something else may
+        have filled it: at start and after a reconnect, after a failure, after a commit that
+        did not hand its rows over, and every READ_EVERY_S (rows of other relay processes).
+
+        A round does not wait for RabbitMQ's confirms (`_settle_round` does): the next
+        customer message goes out while the last ones are being confirmed.
         """
         while True:
             self._wake.clear()
             try:
-                published = await self._publish_pending()
-            except Exception as exc:  # broker away or store busy: the rows wait in the outbox
+                published = await self._publish_round()
+            except Exception as exc:  # the store is busy: the rows wait in the outbox
                 log.info("bot outbox not drained (%s); retrying", exc)
-                published = 0
+                self._must_read = True
                 await asyncio.sleep(0.5)
-            if published < bot_store.PUBLISH_BATCH:  # the outbox is drained: wait for a commit
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await self._wake.wait()
+                continue
+            if self._must_read and published:
+                continue  # the read took its limit of rows: more may be waiting
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(READ_EVERY_S):
+                    await self._wake.wait()
 
-    async def _publish_pending(self) -> int:
+    async def _publish_round(self) -> int:
         channel = self._publish_channel
         if channel is None or channel.is_closed or self._state != "connected":
+            self._handed.clear()  # they wait in the outbox; a reconnect asks for a read
             return 0
-        settled, self._marked = self._marked, set()
-        rows = await self._relay.db.read(bot_store.pending_publications())
-        self._confirmed -= settled  # marked before this read began: it cannot return them
-        rows = [row for row in rows if row["id"] not in self._confirmed]
+        rows, self._handed = self._handed, []
+        now = asyncio.get_running_loop().time()
+        if self._must_read or now - self._read_at >= READ_EVERY_S:
+            self._must_read, self._read_at = False, now
+            settled, self._marked = self._marked, set()
+            rows = await self._relay.db.read(bot_store.pending_publications())
+            self._taken -= settled  # marked before this read began: it cannot return them
+            self._must_read = len(rows) >= bot_store.PUBLISH_BATCH
+        rows = [row for row in rows if row["id"] not in self._taken]
         if not rows:
             return 0
+        self._taken.update(row["id"] for row in rows)
         exchange = channel.default_exchange
         confirms = [
             exchange.publish(
@@ -156,21 +182,27 @@ class BotBridge:
             )
             for row in rows
         ]
+        task = asyncio.create_task(self._settle_round([row["id"] for row in rows], confirms))
+        self._confirming.add(task)
+        task.add_done_callback(self._confirming.discard)
+        return len(rows)
+
+    async def _settle_round(self, ids: list[int], confirms: Sequence[Awaitable[Any]]) -> None:
+        """Hand the confirmed rows to the marker; the others stay in the outbox (trap 1)."""
         outcomes = await asyncio.gather(*confirms, return_exceptions=True)
         confirmed = [
-            row["id"]
-            for row, outcome in zip(rows, outcomes, strict=True)
-            if not isinstance(outcome, BaseException)
+            i for i, out in zip(ids, outcomes, strict=True) if not isinstance(out, BaseException)
         ]
         if confirmed:
-            self._confirmed.update(confirmed)
             self._to_mark.extend(confirmed)
             self._mark_ready.set()
             self._relay.metrics.bot_published.inc(len(confirmed))
-        failed = len(rows) - len(confirmed)
-        if failed:  # not confirmed is not published: they stay in the outbox (trap 1)
-            raise ConnectionError(f"{failed} publications not confirmed")
-        return len(confirmed)
+        if len(confirmed) < len(ids):
+            log.info("%d bot publications not confirmed; they go again", len(ids) - len(confirmed))
+            self._taken.difference_update(set(ids) - set(confirmed))
+            await asyncio.sleep(0.5)
+            self._must_read = True
+            self._wake.set()
 
     async def _mark_loop(self) -> None:
         """Mark confirmed rows published, all that were confirmed meanwhile in one write.
@@ -188,7 +220,8 @@ class BotBridge:
                 await self._relay.db.write(bot_store.mark_published(ids))
             except Exception as exc:
                 log.info("%d confirmed publications not marked (%s); they go again", len(ids), exc)
-                self._confirmed.difference_update(ids)
+                self._taken.difference_update(ids)
+                self._must_read = True
                 self._wake.set()
             else:
                 self._marked.update(ids)
@@ -226,11 +259,14 @@ class BotBridge:
             valid.append((message, str(key), body))
         if not valid:
             return
-        outcomes = await self._relay.db.write(
+        acts = await self._relay.db.write(
             bot_store.act_on_bot_messages([(key, body) for _, key, body in valid])
         )
-        self._relay.committed(may_publish=False)  # replies and handoffs fill no outbox
-        for (message, _, _), outcome in zip(valid, outcomes, strict=True):
+        self._relay.sender.adopt(acts.sends)
+        queued = sum(outcome == "queued" for outcome in acts.outcomes)
+        # replies and handoffs fill no outbox; replies claimed as stored need no claim round
+        self._relay.committed(may_send=queued > len(acts.sends), may_publish=False)
+        for (message, _, _), outcome in zip(valid, acts.outcomes, strict=True):
             if isinstance(outcome, bot_store.RejectedBotMessage):
                 await self._dead_letter(message, str(outcome))
             elif isinstance(outcome, Exception):

@@ -115,6 +115,10 @@ class Sender:
         if not jobs:
             return
         self._on_commit()
+        self.adopt(jobs)
+
+    def adopt(self, jobs: list[outgoing.SendJob]) -> None:
+        """Send messages claimed by a commit, ours or one that stored them as claimed."""
         for job in jobs:
             self._busy.add(job.conversation_id)
             task = asyncio.create_task(self._send(job))

@@ -8,6 +8,7 @@ draft the agent can read. Every switch leaves an activity line in the conversati
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -18,6 +19,7 @@ from relay.store.conversations import Invalid, Owned, add_message, require_conve
 from relay.store.database import StoreFn
 from relay.store.events import append_event, savepoint
 from relay.store.ingest import AfterMessage, emit_conversation
+from relay.store.outgoing import SendJob, job_for, nothing_to_send_before
 from relay.store.sql import prepared
 from relay.store.tables import bot_outbox, bot_replies, conversations, messages, utcnow
 from relay.store.views import (
@@ -29,21 +31,24 @@ from relay.store.views import (
 
 
 def enqueue_for_bot(public_url: str) -> AfterMessage:
-    """The ingest hook: put a new customer message in the bot's outbox if the bot answers."""
+    """The ingest hook: put a new customer message in the bot's outbox if the bot answers.
 
-    def hook(conn: Connection, message: dict[str, Any], conversation: dict[str, Any]) -> None:
+    The row is also returned, so that once its webhook is committed the bridge can publish
+    it without reading the outbox back (see `pending_publications` for the other ways).
+    """
+
+    def hook(
+        conn: Connection, message: dict[str, Any], conversation: dict[str, Any]
+    ) -> dict[str, Any] | None:
         if conversation["mode"] != "bot":
-            return
-        body = message_body(message, conversation, public_url=public_url)
-        _outbox_insert.run(
-            conn,
-            {
-                "conversation_id": conversation["id"],
-                "amqp_message_id": str(message["id"]),
-                "body": body,
-                "created_at": utcnow(),
-            },
-        )
+            return None
+        row = {
+            "conversation_id": conversation["id"],
+            "amqp_message_id": str(message["id"]),
+            "body": message_body(message, conversation, public_url=public_url),
+        }
+        inserted = _outbox_insert.run(conn, {**row, "created_at": utcnow()}).one()
+        return {"id": inserted.id, **row}
 
     return hook
 
@@ -75,11 +80,19 @@ def _pending(_d: ModuleType) -> Any:
 
 def mark_published(ids: list[int]) -> StoreFn[None]:
     def run(conn: Connection) -> None:
-        conn.execute(
-            update(bot_outbox).where(bot_outbox.c.id.in_(ids)).values(published_at=utcnow())
-        )
+        now = utcnow()
+        _mark_published.run_many(conn, [{"outbox_id": i, "now": now} for i in ids])
 
     return run
+
+
+@prepared
+def _mark_published(_d: ModuleType) -> Any:
+    return (
+        update(bot_outbox)
+        .where(bot_outbox.c.id == bindparam("outbox_id"))
+        .values(published_at=bindparam("now"))
+    )
 
 
 def _activity(
@@ -211,39 +224,50 @@ class RejectedBotMessage(Exception):
 INSTAGRAM_MAX_TEXT_BYTES = 1000
 
 
-def act_on_bot_messages(items: list[tuple[str, dict[str, Any]]]) -> StoreFn[list[str | Exception]]:
-    """Act on a batch of validated bot messages in order, each once per key.
+@dataclass
+class BotActs:
+    """Each bot message's outcome (queued, suppressed, handoff, duplicate), or the exception
+    that stopped it (RejectedBotMessage: dead-letter it; others: retry it); and the replies
+    claimed for sending as they were stored, for the sender to send now."""
 
-    Each runs in its own savepoint: the outcome (queued, suppressed, handoff, duplicate), or
-    the exception that stopped it (RejectedBotMessage: dead-letter it; others: retry it).
-    """
+    outcomes: list[str | Exception] = field(default_factory=list)
+    sends: list[SendJob] = field(default_factory=list)
 
-    def run(conn: Connection) -> list[str | Exception]:
-        outcomes: list[str | Exception] = []
+
+def act_on_bot_messages(items: list[tuple[str, dict[str, Any]]]) -> StoreFn[BotActs]:
+    """Act on a batch of validated bot messages in order, each once per key, each in its own
+    savepoint."""
+
+    def run(conn: Connection) -> BotActs:
+        acts = BotActs()
         for key, message in items:
             try:
                 with savepoint(conn):
-                    outcomes.append(_act(conn, key, message))
+                    outcome, send = _act(conn, key, message)
             except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
+                acts.outcomes.append(exc)
+            else:
+                acts.outcomes.append(outcome)
+                if send is not None:
+                    acts.sends.append(send)
+        return acts
 
     return run
 
 
-def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
+def _act(conn: Connection, key: str, message: dict[str, Any]) -> tuple[str, SendJob | None]:
     done = _done.run(conn, {"key": key}).scalar()
     if done is not None:
-        return "duplicate"
+        return "duplicate", None
     conversation_id = int(message["conversation_id"])
     # With its channel and contact: a queued reply's conversation event is built from it.
     row = _conversation_row.run(conn, {"id": conversation_id}).first()
     if row is None:
         raise RejectedBotMessage(f"conversation {conversation_id} does not exist")
-    outcome, message_id = "handoff", None
+    outcome, message_id, send = "handoff", None, None
     if message["type"] == "reply":
         message = {**message, "text": _sendable_text(message["text"], row["channel_kind"])}
-        outcome, message_id = _reply(conn, row, message, key)
+        outcome, message_id, send = _reply(conn, row, message, key)
     if message["type"] == "handoff" or message.get("handoff"):
         _handoff(conn, row, message.get("reason") or "The bot asked for a human")
     _acted_insert.run(
@@ -256,7 +280,7 @@ def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
             "created_at": utcnow(),
         },
     )
-    return outcome
+    return outcome, send
 
 
 # Bot replies are most of the writer's work under load: their statements are built once
@@ -265,7 +289,7 @@ def _act(conn: Connection, key: str, message: dict[str, Any]) -> str:
 
 @prepared
 def _outbox_insert(_d: ModuleType) -> Any:
-    return insert(bot_outbox)
+    return insert(bot_outbox).returning(bot_outbox.c.id)
 
 
 @prepared
@@ -326,7 +350,7 @@ def _sendable_text(text: str, channel_kind: str) -> str:
 
 def _reply(
     conn: Connection, conversation: Any, message: dict[str, Any], key: str
-) -> tuple[str, int]:
+) -> tuple[str, int, SendJob | None]:
     reply_to, reply_external = message.get("in_reply_to"), None
     if reply_to is not None:
         target = _quoted.run(conn, {"id": reply_to}).first()
@@ -335,10 +359,10 @@ def _reply(
         else:
             reply_external = target.external_id
     if conversation["mode"] == "bot":
-        message_id = _queue_bot_reply(
+        message_id, send = _queue_bot_reply(
             conn, conversation, message["text"], reply_to, reply_external, f"bot:{key}"
         )
-        return "queued", message_id
+        return "queued", message_id, send
     # Taken over meanwhile: the agent sees what the bot would have said; the customer does not.
     draft = add_message(
         conn,
@@ -353,7 +377,7 @@ def _reply(
         status="suppressed",
         idempotency_key=f"bot:{key}",
     )
-    return "suppressed", int(draft["id"])
+    return "suppressed", int(draft["id"]), None
 
 
 def _queue_bot_reply(
@@ -363,17 +387,21 @@ def _queue_bot_reply(
     reply_to: int | None,
     reply_external: str | None,
     idempotency_key: str,
-) -> int:
+) -> tuple[int, SendJob | None]:
     """What `relay.store.conversations.queue_reply` stores and emits for a bot reply, in
     fewer statements: the conversation and the quoted message are already loaded, and the
     events are built from RETURNING rows instead of being read back. Bot replies are most
     of the writer's work under load, and each statement costs the writer thread a GIL hop.
+
+    A reply with nothing before it in its conversation's send queue is claimed as it is
+    stored (`sending`, its job returned): the sender skips a write and a wake-up.
     """
     existing = _by_idempotency_key.run(conn, {"key": idempotency_key}).first()
     if existing is not None:
         if existing.conversation_id != conversation["id"]:
             raise Invalid("Idempotency-Key was already used for another conversation")
-        return int(existing.id)
+        return int(existing.id), None
+    claim = nothing_to_send_before(conn, conversation["id"])
     created = _insert_message.run(
         conn,
         {
@@ -386,7 +414,8 @@ def _queue_bot_reply(
             "payload": {},
             "reply_to": reply_to,
             "reply_to_external": reply_external,
-            "status": "queued",
+            "status": "sending" if claim else "queued",
+            "send_attempts": 1 if claim else 0,
             "idempotency_key": idempotency_key,
             "created_at": utcnow(),
             "updated_at": utcnow(),
@@ -418,7 +447,7 @@ def _queue_bot_reply(
         conversation_id=conversation["id"],
         data={"conversation": conversation_view({**updated, **names}, view)},
     )
-    return int(created["id"])
+    return int(created["id"]), job_for(conn, created) if claim else None
 
 
 def _handoff(conn: Connection, conversation: Any, reason: str) -> None:

@@ -52,8 +52,9 @@ STATUS_RANK = {
 _KNOWN_CHANNELS = "omnidesk_known_channels"
 _CHANNEL_TTL_S = 5.0  # a channel renamed from the command line shows in events this soon
 
-# Called in the ingest transaction for each new customer message (the bot bridge's outbox).
-AfterMessage = Callable[[Connection, dict[str, Any], dict[str, Any]], None]
+# Called in the ingest transaction for each new customer message (the bot bridge's outbox);
+# what it returns is handed back in IngestResult.after_commit once the webhook is committed.
+AfterMessage = Callable[[Connection, dict[str, Any], dict[str, Any]], dict[str, Any] | None]
 
 
 @dataclass
@@ -65,6 +66,7 @@ class IngestResult:
     duplicates: int = 0
     unsupported: int = 0
     events: int = 0
+    after_commit: list[dict[str, Any]] = field(default_factory=list)
 
 
 # -- channels ------------------------------------------------------------------------------
@@ -335,7 +337,9 @@ def _store_group(conn: Connection, group: list[tuple[NewMessage, Ingest, IngestR
         result.new_messages.append(new.message["id"])
         result.events += 2 if new.conversation_event else 1
         if job.after_message and item.msg.direction == "in":
-            job.after_message(conn, new.message, new.conversation)
+            handed = job.after_message(conn, new.message, new.conversation)
+            if handed is not None:
+                result.after_commit.append(handed)
     group.clear()
 
 

@@ -8,6 +8,7 @@ webhook carrying our id, or resent when an agent asks.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
@@ -57,7 +58,9 @@ def _emit_view(conn: Connection, view: dict[str, Any]) -> None:
 
 def due_messages(now: datetime, limit: int = 200) -> StoreFn[list[tuple[int, int]]]:
     """Queued messages whose time has come and that are first in their conversation's queue:
-    one waiting to be retried holds back the ones written after it, so they keep their order."""
+    one waiting to be retried holds back the ones written after it, and one being sent holds
+    back the whole conversation (whoever claimed it: a bot reply may be claimed as it is
+    stored, see relay.store.bot), so they keep their order."""
 
     def run(conn: Connection) -> list[tuple[int, int]]:
         due = _due.run(conn, {"now": now, "limit": limit})
@@ -68,7 +71,7 @@ def due_messages(now: datetime, limit: int = 200) -> StoreFn[list[tuple[int, int
 
 @prepared
 def _due(_d: ModuleType) -> Any:
-    earlier = messages.alias("earlier")
+    earlier, sending = messages.alias("earlier"), messages.alias("sending")
     now = bindparam("now", type_=messages.c.next_attempt_at.type)
     return (
         select(messages.c.id, messages.c.conversation_id)
@@ -79,6 +82,10 @@ def _due(_d: ModuleType) -> Any:
                 earlier.c.conversation_id == messages.c.conversation_id,
                 earlier.c.status == "queued",
                 earlier.c.id < messages.c.id,
+            ),
+            ~exists().where(
+                sending.c.conversation_id == messages.c.conversation_id,
+                sending.c.status == "sending",
             ),
         )
         .order_by(messages.c.id)
@@ -143,23 +150,47 @@ def claim_due(now: datetime, busy: frozenset[int], limit: int = 200) -> StoreFn[
         jobs = []
         for row in sorted(claimed, key=lambda r: int(r["id"])):
             _emit_view(conn, message_view(row))
-            to = recipients[row["id"]]
-            jobs.append(
-                SendJob(
-                    message_id=row["id"],
-                    conversation_id=row["conversation_id"],
-                    channel_kind=to.kind,
-                    channel_external_id=to.channel_external_id,
-                    channel_token=to.access_token,
-                    recipient=to.handle if to.kind == "whatsapp" else to.contact_external_id,
-                    text=row["text"] or "",
-                    reply_to_external=row["reply_to_external"],
-                    attempt=row["send_attempts"],
-                )
-            )
+            jobs.append(_job(row, recipients[row["id"]]))
         return jobs
 
     return run
+
+
+def nothing_to_send_before(conn: Connection, conversation_id: int) -> bool:
+    """True when the conversation has nothing queued or being sent: a message stored now
+    may be claimed in the same transaction (stored as `sending`) and keep its order."""
+    return _in_line.run(conn, {"conversation_id": conversation_id}).first() is None
+
+
+def job_for(conn: Connection, row: Mapping[str, Any]) -> SendJob:
+    """The send of a message its own transaction stored as `sending` (claimed as stored)."""
+    return _job(row, _recipient.run(conn, {"message_id": row["id"]}).one())
+
+
+def _job(row: Mapping[str, Any], to: Any) -> SendJob:
+    return SendJob(
+        message_id=row["id"],
+        conversation_id=row["conversation_id"],
+        channel_kind=to.kind,
+        channel_external_id=to.channel_external_id,
+        channel_token=to.access_token,
+        recipient=to.handle if to.kind == "whatsapp" else to.contact_external_id,
+        text=row["text"] or "",
+        reply_to_external=row["reply_to_external"],
+        attempt=row["send_attempts"],
+    )
+
+
+@prepared
+def _in_line(_d: ModuleType) -> Any:
+    return (
+        select(messages.c.id)
+        .where(
+            messages.c.conversation_id == bindparam("conversation_id"),
+            or_(messages.c.status == "queued", messages.c.status == "sending"),
+        )
+        .limit(1)
+    )
 
 
 def record_outcomes(outcomes: list[StoreFn[None]]) -> StoreFn[list[Exception | None]]:

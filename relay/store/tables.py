@@ -73,6 +73,13 @@ class Message(SQLModel, table=True):
             sqlite_where=text("status = 'queued'"),
             postgresql_where=text("status = 'queued'"),
         ),
+        # Sends in flight: a conversation with one sends nothing else until it is settled.
+        Index(
+            "ix_message_sending",
+            "conversation_id",
+            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text("status = 'sending'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -145,5 +145,7 @@ async def take_webhook(relay: Relay, scope: Scope, receive: Receive) -> tuple[in
         return 503, "store unavailable"
     metrics.webhooks_received.inc()
     if result.events:  # only a new message can have entered the bot's outbox
-        relay.committed(may_send=False, may_publish=bool(result.new_messages))
+        relay.committed(
+            may_send=False, may_publish=bool(result.new_messages), outbox=result.after_commit
+        )
     return 200, ""

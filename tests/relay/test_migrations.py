@@ -57,6 +57,6 @@ def test_upgrading_from_the_first_release_keeps_every_message(empty_database_url
         version = db.read_sync(
             lambda conn: conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         )
-        assert version == "0002"
+        assert version == "0003"
     finally:
         db.close()
