@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Sequence
+from datetime import datetime
 from typing import Any
 
 import aio_pika
@@ -33,6 +34,7 @@ from relay.bot.protocol import REASON_HEADER, BadBotMessage, parse_outbound
 from relay.bot.queues import declare_queues
 from relay.services import Relay
 from relay.store import bot as bot_store
+from relay.store.tables import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class BotBridge:
         # mark committed.
         self._taken: set[int] = set()
         self._marked: set[int] = set()
-        self._to_mark: list[int] = []
+        self._to_mark: list[tuple[int, datetime]] = []  # confirmed rows, and when
         self._mark_ready = asyncio.Event()
         self._confirming: set[asyncio.Task[None]] = set()
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -152,7 +154,8 @@ class BotBridge:
     async def _publish_round(self) -> int:
         channel = self._publish_channel
         if channel is None or channel.is_closed or self._state != "connected":
-            self._handed.clear()  # they wait in the outbox; a reconnect asks for a read
+            self._handed.clear()  # they wait in the outbox, for the read after a reconnect
+            self._must_read = True
             return 0
         rows, self._handed = self._handed, []
         now = asyncio.get_running_loop().time()
@@ -194,7 +197,8 @@ class BotBridge:
             i for i, out in zip(ids, outcomes, strict=True) if not isinstance(out, BaseException)
         ]
         if confirmed:
-            self._to_mark.extend(confirmed)
+            now = utcnow()
+            self._to_mark.extend((i, now) for i in confirmed)
             self._mark_ready.set()
             self._relay.metrics.bot_published.inc(len(confirmed))
         if len(confirmed) < len(ids):
@@ -213,11 +217,12 @@ class BotBridge:
         while True:
             await self._mark_ready.wait()
             self._mark_ready.clear()
-            ids, self._to_mark = self._to_mark, []
+            confirmed, self._to_mark = self._to_mark, []
+            ids = [i for i, _ in confirmed]
             if not ids:
                 continue
             try:
-                await self._relay.db.write(bot_store.mark_published(ids))
+                await self._relay.db.write(bot_store.mark_published(confirmed))
             except Exception as exc:
                 log.info("%d confirmed publications not marked (%s); they go again", len(ids), exc)
                 self._taken.difference_update(ids)

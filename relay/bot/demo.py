@@ -4,6 +4,8 @@ Copy it. What every bot must do, and where this one does it:
 - declare the queues exactly as the relay does (`declare_queues`), so either side may start first;
 - consume the inbound queue with manual acks and a prefetch, and ack a message only after the
   answer to it was confirmed by RabbitMQ (publisher confirms): a crash loses nothing;
+- answer conversations concurrently but each conversation in delivery order (`in_turn`): one
+  at a time, every customer would wait for everyone else's answer;
 - expect duplicates (delivery is at least once) and drop them by AMQP `message_id`; here a
   bounded in-memory LRU set, enough for redeliveries within one process;
 - give every answer a stable `id` (also its AMQP `message_id`): the relay acts on an id once,
@@ -25,6 +27,7 @@ import re
 import signal
 import uuid
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +41,7 @@ log = logging.getLogger("omnidesk.bot")
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_INBOUND_QUEUE = "omnidesk.bot.inbound"  # the relay's defaults (relay.settings)
 DEFAULT_OUTBOUND_QUEUE = "omnidesk.bot.outbound"
-PREFETCH = 32  # messages RabbitMQ hands us before we ack; we still answer them one by one
+PREFETCH = 32  # messages RabbitMQ hands us before we ack: answered concurrently
 PUBLISH_TIMEOUT_S = 5.0  # a publish waits for the broker's confirm at most this long
 SEEN_MAX = 10_000  # message ids remembered to drop duplicates (oldest forgotten first)
 ID_NAMESPACE = uuid.UUID("6f6d6e69-6465-736b-2d62-6f742d64656d")  # ours: answer ids derive from it
@@ -92,15 +95,40 @@ class Bot:
     def __init__(self, channel: AbstractRobustChannel, outbound_queue: str) -> None:
         self.channel, self.outbound_queue = channel, outbound_queue
         self.seen: OrderedDict[str, None] = OrderedDict()
-        self.one_at_a_time = asyncio.Lock()  # aio-pika runs callbacks concurrently: keep order
+        # conversation -> its lock and how many messages hold or wait for it
+        self.turns: dict[str, tuple[asyncio.Lock, int]] = {}
 
     def remember(self, key: str) -> None:
         self.seen[key] = None
         if len(self.seen) > SEEN_MAX:
             self.seen.popitem(last=False)  # forget the oldest
 
+    @contextlib.asynccontextmanager
+    async def in_turn(self, conversation: str) -> AsyncIterator[None]:
+        """One conversation's messages one after another, in delivery order (asyncio's locks
+        are first come, first served); other conversations meanwhile."""
+        lock, users = self.turns.get(conversation, (asyncio.Lock(), 0))
+        self.turns[conversation] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self.turns[conversation]
+            if users == 1:
+                del self.turns[conversation]
+            else:
+                self.turns[conversation] = (lock, users - 1)
+
+    async def finish(self) -> None:
+        """Let the messages in hand be answered (the consumer is cancelled: no more come)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S + 1):
+                while self.turns:
+                    await asyncio.sleep(0.01)
+
     async def on_message(self, message: AbstractIncomingMessage) -> None:
-        async with self.one_at_a_time:
+        # aio-pika runs callbacks concurrently; the relay sets correlation_id = conversation.
+        async with self.in_turn(message.correlation_id or ""):
             # The relay always sets message_id; a hash of the body stands in if it did not.
             key = message.message_id or hashlib.sha256(message.body).hexdigest()
             if key in self.seen:
@@ -197,8 +225,7 @@ async def serve_bot(
             ready.set()
         await stop.wait()
         await inbound.cancel(tag)
-        async with bot.one_at_a_time:  # let the message in hand finish
-            pass
+        await bot.finish()
     finally:
         await connection.close()
 

@@ -9,6 +9,7 @@ draft the agent can read. Every switch leaves an activity line in the conversati
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 
@@ -78,10 +79,11 @@ def _pending(_d: ModuleType) -> Any:
     )
 
 
-def mark_published(ids: list[int]) -> StoreFn[None]:
+def mark_published(confirmed: list[tuple[int, datetime]]) -> StoreFn[None]:
+    """Mark outbox rows published, each at the time RabbitMQ confirmed it."""
+
     def run(conn: Connection) -> None:
-        now = utcnow()
-        _mark_published.run_many(conn, [{"outbox_id": i, "now": now} for i in ids])
+        _mark_published.run_many(conn, [{"outbox_id": i, "now": at} for i, at in confirmed])
 
     return run
 

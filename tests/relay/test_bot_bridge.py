@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Connection, insert
 
 from relay.bot.protocol import (
     REASON_HEADER,
@@ -22,10 +24,13 @@ from relay.bot.protocol import (
     parse_outbound,
     validator,
 )
+from relay.store.database import Database
+from relay.store.tables import bot_outbox, utcnow
 from relay.testing.graph_standin import GraphStandIn
 from tests.helpers.amqp import BotPeer, QueueNames
 from tests.helpers.services import require_rabbitmq
 from tests.relay.conftest import RelayHarness, sample
+from tests.relay.test_events import read_events
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -41,15 +46,17 @@ async def bot(names: QueueNames) -> AsyncIterator[BotPeer]:
         yield peer
 
 
-@pytest.fixture
-def bot_relay(
-    bot: BotPeer, names: QueueNames, relay_factory: Callable[..., RelayHarness]
-) -> RelayHarness:
+def start_bot_relay(bot: BotPeer, relay_factory: Callable[..., RelayHarness]) -> RelayHarness:
     return relay_factory(
         amqp_url=bot.url,
-        bot_inbound_queue=names.bot_inbound_queue,
-        bot_outbound_queue=names.bot_outbound_queue,
+        bot_inbound_queue=bot.names.bot_inbound_queue,
+        bot_outbound_queue=bot.names.bot_outbound_queue,
     )
+
+
+@pytest.fixture
+def bot_relay(bot: BotPeer, relay_factory: Callable[..., RelayHarness]) -> RelayHarness:
+    return start_bot_relay(bot, relay_factory)
 
 
 def text_webhook(text: str, wamid: str, wa_id: str = "16505550142") -> dict[str, Any]:
@@ -308,6 +315,190 @@ async def test_health_shows_the_broker(bot_relay: RelayHarness, bot: BotPeer) ->
         lambda: (h := bot_relay.http.get("/healthz").json())["broker"] == "connected" and h
     )
     assert health["status"] == "ok"
+
+
+# Sends in line: a conversation has one message in flight at a time, bot or agent. ----------
+
+HOLD_S = 5.0  # the stand-in holds each send this long, until the test lets it answer
+
+
+def outgoing(relay: RelayHarness, cid: int) -> list[dict[str, Any]]:
+    return [m for m in relay.messages(cid) if m["direction"] == "out"]
+
+
+def statuses(relay: RelayHarness, cid: int) -> list[tuple[str, str]]:
+    return [(m["text"], m["status"]) for m in outgoing(relay, cid)]
+
+
+async def all_sent(relay: RelayHarness, cid: int, count: int) -> None:
+    await until(
+        lambda: (
+            len(out := outgoing(relay, cid)) == count and all(m["status"] == "sent" for m in out)
+        )
+    )
+
+
+async def test_bot_replies_to_one_conversation_are_sent_one_at_a_time_in_order(
+    bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
+) -> None:
+    await post(bot_relay, text_webhook("three questions", "wamid.line-1"))
+    cid = (await bot.inbound())[1]["conversation_id"]
+    graph.set_delay(HOLD_S)  # Meta is slow: the first send is still in flight
+    for text in ("one", "two", "three"):
+        await bot.publish(reply(cid, text))
+    await graph.await_requests(1)
+    await until(lambda: len(outgoing(bot_relay, cid)) == 3)
+    # The first is in flight, the others wait their turn.
+    assert statuses(bot_relay, cid) == [("one", "sending"), ("two", "queued"), ("three", "queued")]
+    await asyncio.sleep(0.3)
+    assert len(graph.requests) == 1, "a second reply went out while the first was in flight"
+    graph.set_delay(0)
+    await all_sent(bot_relay, cid, 3)
+    await asyncio.sleep(0.2)
+    assert graph.sent_texts() == ["one", "two", "three"]  # each once, in the bot's order
+    assert graph.max_in_flight == 1
+
+
+async def test_a_bot_reply_waits_for_the_agents_message_being_sent(
+    bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
+) -> None:
+    await post(bot_relay, text_webhook("anyone there?", "wamid.line-2"))
+    cid = (await bot.inbound())[1]["conversation_id"]
+    graph.set_delay(HOLD_S)
+    agent = await asyncio.to_thread(
+        bot_relay.api.post, f"/v1/conversations/{cid}/messages", json={"text": "agent here"}
+    )
+    assert agent.status_code == 202
+    await graph.await_requests(1)  # the agent's message is in flight
+    await bot.publish(reply(cid, "bot here"))
+    await until(lambda: len(outgoing(bot_relay, cid)) == 2)
+    assert statuses(bot_relay, cid) == [("agent here", "sending"), ("bot here", "queued")]
+    await asyncio.sleep(0.3)
+    assert len(graph.requests) == 1, "the bot's reply overtook the agent's message in flight"
+    graph.set_delay(0)
+    await all_sent(bot_relay, cid, 2)
+    await asyncio.sleep(0.2)
+    assert graph.sent_texts() == ["agent here", "bot here"]
+    assert graph.max_in_flight == 1
+
+
+async def test_a_bot_reply_with_nothing_before_it_is_sending_from_the_start(
+    bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
+) -> None:
+    await post(bot_relay, text_webhook("quick one", "wamid.line-3"))
+    _, inbound = await bot.inbound()
+    cid = inbound["conversation_id"]
+    await bot.publish(reply(cid, "right away", inbound["message_id"]))
+    await all_sent(bot_relay, cid, 1)
+    (mine,) = outgoing(bot_relay, cid)
+    assert mine["author"] == "bot" and mine["external_id"].startswith("wamid.")
+
+    def settled(events: list[dict[str, Any]]) -> bool:
+        return any(
+            e["message_id"] == mine["id"] and e["data"]["message"]["status"] == "sent"
+            for e in events
+            if e["type"] == "message.updated"
+        )
+
+    events = await asyncio.to_thread(read_events, bot_relay, after=0, until=settled)
+    told = [
+        (e["type"], e["data"]["message"]["status"])
+        for e in events
+        if e["type"].startswith("message.") and e["message_id"] == mine["id"]
+    ]
+    # Agents see it go out as it is stored: no `queued` step, no separate claim.
+    assert told == [("message.created", "sending"), ("message.updated", "sent")]
+    await asyncio.sleep(0.3)
+    assert graph.sent_texts() == ["right away"]  # sent once
+
+
+# The bridge's publisher: every customer message reaches the bot once. --------------------
+
+
+async def drain_inbound(bot: BotPeer, quiet: float = 0.5) -> list[dict[str, Any]]:
+    """What the inbound queue holds, until nothing more comes for `quiet` seconds."""
+    bodies = []
+    while True:
+        try:
+            bodies.append((await bot.inbound(timeout=quiet))[1])
+        except AssertionError:
+            return bodies
+
+
+CUSTOMERS = ["16505550301", "16505550302", "16505550303", "16505550304", "16505550305"]
+
+
+async def test_a_stream_of_customer_messages_reaches_the_bot_once_each(
+    bot: BotPeer,
+    relay_factory: Callable[..., RelayHarness],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The outbox is read all the time, so reads overlap the rows commits hand over.
+    monkeypatch.setattr("relay.bot.bridge.READ_EVERY_S", 0.02)
+    relay = start_bot_relay(bot, relay_factory)
+
+    async def customer(wa_id: str) -> None:
+        for n in range(10):
+            await post(relay, text_webhook(f"{wa_id} #{n}", f"wamid.{wa_id}.{n}", wa_id=wa_id))
+
+    await asyncio.gather(*(customer(wa_id) for wa_id in CUSTOMERS))
+    bodies = await bot.inbound_bodies(50)
+    bodies += await drain_inbound(bot)  # and whatever came after them
+    texts = Counter(b["text"] for b in bodies)
+    assert {text: n for text, n in texts.items() if n > 1} == {}, "published more than once"
+    assert set(texts) == {f"{wa_id} #{n}" for wa_id in CUSTOMERS for n in range(10)}
+    assert len({b["message_id"] for b in bodies}) == 50
+    assert all(c["mode"] == "bot" for c in relay.conversations())
+
+
+async def test_a_handback_reaches_the_bot_without_waiting_for_a_periodic_read(
+    bot: BotPeer,
+    relay_factory: Callable[..., RelayHarness],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("relay.bot.bridge.READ_EVERY_S", 60.0)  # no periodic read to help
+    relay = start_bot_relay(bot, relay_factory)
+    await post(relay, text_webhook("first", "wamid.back-1"))
+    cid = (await bot.inbound())[1]["conversation_id"]
+    await asyncio.to_thread(relay.api.post, f"/v1/conversations/{cid}/takeover")
+    back = await asyncio.to_thread(relay.api.post, f"/v1/conversations/{cid}/handback")
+    assert back.status_code == 200
+    _, body = await bot.inbound(timeout=5.0)
+    assert body["type"] == "handback" and body["conversation_id"] == cid
+
+
+async def test_outbox_rows_another_relay_wrote_are_published(
+    bot: BotPeer,
+    relay_factory: Callable[..., RelayHarness],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("relay.bot.bridge.READ_EVERY_S", 0.1)
+    relay = start_bot_relay(bot, relay_factory)
+    await post(relay, text_webhook("hello", "wamid.other-1"))
+    _, first = await bot.inbound()
+    # Another relay process on the same store: its rows are committed without this one
+    # hearing of the commit.
+    body = {**first, "message_id": 999_001, "text": "via the other relay"}
+
+    def put(conn: Connection) -> None:
+        conn.execute(
+            insert(bot_outbox).values(
+                conversation_id=first["conversation_id"],
+                amqp_message_id="999001",
+                body=body,
+                created_at=utcnow(),
+            )
+        )
+
+    store = Database(database_url)
+    try:
+        await asyncio.to_thread(store.write_sync, put)
+    finally:
+        store.close()
+    message, received = await bot.inbound(timeout=5.0)
+    assert received == body and message.message_id == "999001"
+    assert await bot.nothing_inbound()
 
 
 def _strings(*lengths: int) -> st.SearchStrategy[str]:

@@ -6,8 +6,16 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, select, update
 
+from relay.store.conversations import queue_reply
+from relay.store.database import Database
+from relay.store.ingest import ingest
+from relay.store.outgoing import claim_due, record_sent
+from relay.store.tables import conversations, messages, utcnow
 from relay.testing.graph_standin import GraphStandIn
+from relay.webhooks.normalize import normalize
+from tests.helpers.meta_samples import text_webhook
 from tests.relay.conftest import RelayHarness, sample
 
 PNID = "109876543210987"
@@ -236,3 +244,45 @@ def test_a_reply_waiting_to_be_retried_keeps_the_next_one_behind_it(
     second = reply(relay, conversation["id"], "second", "order-2")
     wait_status(relay, conversation["id"], second["id"], "sent")
     assert graph.sent_texts() == ["first", "second"]
+
+
+def test_a_conversation_with_a_send_in_flight_has_nothing_else_claimed(store: Database) -> None:
+    """Whoever claimed it (another relay process, or a bot reply claimed as it was stored),
+    a message being sent holds back its conversation's queue, and only its conversation's."""
+    for wa_id, wamid in (("16505550142", "maria"), ("16505550199", "bob")):
+        store.write_sync(
+            ingest(normalize(text_webhook("hi", wa_id=wa_id, wamid=wamid)), default_mode="human")
+        )
+    maria, bob = store.read_sync(  # the conversations, in the order they were opened
+        lambda conn: (
+            conn.execute(select(conversations.c.id).order_by(conversations.c.id)).scalars().all()
+        )
+    )
+
+    def queued(conversation_id: int, text: str) -> int:
+        fn = queue_reply(
+            conversation_id, author="agent:ana", text=text, reply_to=None, idempotency_key=None
+        )
+        view, _ = store.write_sync(fn)
+        return int(view["id"])
+
+    in_flight = queued(maria, "being sent by the other relay")
+
+    def claimed_elsewhere(conn: Connection) -> None:
+        conn.execute(
+            update(messages)
+            .where(messages.c.id == in_flight)
+            .values(status="sending", send_attempts=1)
+        )
+
+    store.write_sync(claimed_elsewhere)
+    maria_next, bob_first = queued(maria, "next for maria"), queued(bob, "first for bob")
+
+    def claim() -> list[tuple[int, str]]:
+        jobs = store.write_sync(claim_due(utcnow(), frozenset()))
+        return [(job.message_id, job.text) for job in jobs]
+
+    assert claim() == [(bob_first, "first for bob")]
+    assert claim() == []  # maria's next still waits; bob's is in flight now
+    store.write_sync(record_sent(in_flight, "wamid.sent-by-the-other-relay"))
+    assert claim() == [(maria_next, "next for maria")]
