@@ -20,7 +20,12 @@ from relay.store.conversations import Invalid, Owned, add_message, require_conve
 from relay.store.database import StoreFn
 from relay.store.events import append_event, savepoint
 from relay.store.ingest import AfterMessage, emit_conversation
-from relay.store.outgoing import SendJob, job_for, nothing_to_send_before
+from relay.store.outgoing import (
+    RECIPIENT_COLUMNS,
+    SendJob,
+    nothing_to_send_before,
+    send_job,
+)
 from relay.store.sql import prepared
 from relay.store.tables import bot_outbox, bot_replies, conversations, messages, utcnow
 from relay.store.views import (
@@ -306,7 +311,9 @@ def _done(_d: ModuleType) -> Any:
 
 @prepared
 def _conversation_row(_d: ModuleType) -> Any:
-    return conversation_query().where(conversations.c.id == bindparam("id"))
+    # with whom to send a reply claimed as it is stored
+    query = conversation_query().add_columns(*RECIPIENT_COLUMNS)
+    return query.where(conversations.c.id == bindparam("id"))
 
 
 @prepared
@@ -399,7 +406,7 @@ def _queue_bot_reply(
     stored (`sending`, its job returned): the sender skips a write and a wake-up.
     """
     existing = _by_idempotency_key.run(conn, {"key": idempotency_key}).first()
-    if existing is not None:
+    if existing is not None:  # an agent's key that looks like ours (agent "bot")
         if existing.conversation_id != conversation["id"]:
             raise Invalid("Idempotency-Key was already used for another conversation")
         return int(existing.id), None
@@ -449,7 +456,7 @@ def _queue_bot_reply(
         conversation_id=conversation["id"],
         data={"conversation": conversation_view({**updated, **names}, view)},
     )
-    return int(created["id"]), job_for(conn, created) if claim else None
+    return int(created["id"]), send_job(created, conversation) if claim else None
 
 
 def _handoff(conn: Connection, conversation: Any, reason: str) -> None:

@@ -223,10 +223,14 @@ class Database:
             self.engine = _sqlite_engine(self.url, writer=True)
             self._read_engine = _sqlite_engine(self.url, writer=False)
         else:
+            # The writer keeps to one connection: what a batch remembers on it (known
+            # customers and channels, see relay.store.inbound) serves the next batches.
             self.engine = create_engine(
+                self.url, pool_size=1, max_overflow=2, pool_recycle=1800, json_serializer=json_text
+            )
+            self._read_engine = create_engine(
                 self.url, pool_size=6, max_overflow=4, pool_recycle=1800, json_serializer=json_text
             )
-            self._read_engine = self.engine
         self._writer = _BatchingWriter(self.engine)
         self._readers = ThreadPoolExecutor(4, thread_name_prefix="store-read")
 

@@ -108,16 +108,20 @@ def _claim(_d: ModuleType) -> Any:
     )
 
 
+# Who a message goes to and through which account: what a SendJob needs besides the message.
+RECIPIENT_COLUMNS: list[Any] = [
+    channels.c.kind,
+    channels.c.external_id.label("channel_external_id"),
+    channels.c.access_token,
+    contacts.c.handle,
+    contacts.c.external_id.label("contact_external_id"),
+]
+
+
 @prepared
 def _recipient(_d: ModuleType) -> Any:
     return (
-        select(
-            channels.c.kind,
-            channels.c.external_id.label("channel_external_id"),
-            channels.c.access_token,
-            contacts.c.handle,
-            contacts.c.external_id.label("contact_external_id"),
-        )
+        select(*RECIPIENT_COLUMNS)
         .join(conversations, conversations.c.id == messages.c.conversation_id)
         .join(channels, channels.c.id == messages.c.channel_id)
         .join(contacts, contacts.c.id == conversations.c.contact_id)
@@ -150,7 +154,7 @@ def claim_due(now: datetime, busy: frozenset[int], limit: int = 200) -> StoreFn[
         jobs = []
         for row in sorted(claimed, key=lambda r: int(r["id"])):
             _emit_view(conn, message_view(row))
-            jobs.append(_job(row, recipients[row["id"]]))
+            jobs.append(send_job(row, recipients[row["id"]]))
         return jobs
 
     return run
@@ -162,12 +166,8 @@ def nothing_to_send_before(conn: Connection, conversation_id: int) -> bool:
     return _in_line.run(conn, {"conversation_id": conversation_id}).first() is None
 
 
-def job_for(conn: Connection, row: Mapping[str, Any]) -> SendJob:
-    """The send of a message its own transaction stored as `sending` (claimed as stored)."""
-    return _job(row, _recipient.run(conn, {"message_id": row["id"]}).one())
-
-
-def _job(row: Mapping[str, Any], to: Any) -> SendJob:
+def send_job(row: Mapping[str, Any], to: Any) -> SendJob:
+    """The send of message `row` to `to` (a row with RECIPIENT_COLUMNS)."""
     return SendJob(
         message_id=row["id"],
         conversation_id=row["conversation_id"],
