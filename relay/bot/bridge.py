@@ -164,7 +164,8 @@ class BotBridge:
             settled, self._marked = self._marked, set()
             rows = await self._relay.db.read(bot_store.pending_publications())
             self._taken -= settled  # marked before this read began: it cannot return them
-            self._must_read = len(rows) >= bot_store.PUBLISH_BATCH
+            if len(rows) >= bot_store.PUBLISH_BATCH:  # (a commit meanwhile may also ask)
+                self._must_read = True
         rows = [row for row in rows if row["id"] not in self._taken]
         if not rows:
             return 0

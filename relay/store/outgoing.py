@@ -14,7 +14,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, exists, or_, select, update
+from sqlalchemy import Connection, bindparam, case, exists, literal_column, or_, select, update
 
 from relay.store.conversations import Invalid, NotFound
 from relay.store.database import StoreFn
@@ -23,6 +23,11 @@ from relay.store.ingest import STATUS_RANK, apply_pending_receipts
 from relay.store.sql import prepared
 from relay.store.tables import channels, contacts, conversations, messages, utcnow
 from relay.store.views import load_message, message_view
+
+# Written into the statements, not bound: only a literal lets the databases use the partial
+# indexes on these statuses (relay.store.tables) instead of reading every message.
+QUEUED: Any = literal_column("'queued'")
+SENDING: Any = literal_column("'sending'")
 
 
 @dataclass(frozen=True)
@@ -76,16 +81,16 @@ def _due(_d: ModuleType) -> Any:
     return (
         select(messages.c.id, messages.c.conversation_id)
         .where(
-            messages.c.status == "queued",
+            messages.c.status == QUEUED,
             or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
             ~exists().where(
                 earlier.c.conversation_id == messages.c.conversation_id,
-                earlier.c.status == "queued",
+                earlier.c.status == QUEUED,
                 earlier.c.id < messages.c.id,
             ),
             ~exists().where(
                 sending.c.conversation_id == messages.c.conversation_id,
-                sending.c.status == "sending",
+                sending.c.status == SENDING,
             ),
         )
         .order_by(messages.c.id)
@@ -163,7 +168,7 @@ def claim_due(now: datetime, busy: frozenset[int], limit: int = 200) -> StoreFn[
 def nothing_to_send_before(conn: Connection, conversation_id: int) -> bool:
     """True when the conversation has nothing queued or being sent: a message stored now
     may be claimed in the same transaction (stored as `sending`) and keep its order."""
-    return _in_line.run(conn, {"conversation_id": conversation_id}).first() is None
+    return not _in_line.run(conn, {"conversation_id": conversation_id}).scalar()
 
 
 def send_job(row: Mapping[str, Any], to: Any) -> SendJob:
@@ -183,13 +188,10 @@ def send_job(row: Mapping[str, Any], to: Any) -> SendJob:
 
 @prepared
 def _in_line(_d: ModuleType) -> Any:
-    return (
-        select(messages.c.id)
-        .where(
-            messages.c.conversation_id == bindparam("conversation_id"),
-            or_(messages.c.status == "queued", messages.c.status == "sending"),
-        )
-        .limit(1)
+    conversation: Any = bindparam("conversation_id")
+    return select(
+        exists().where(messages.c.status == QUEUED, messages.c.conversation_id == conversation)
+        | exists().where(messages.c.status == SENDING, messages.c.conversation_id == conversation)
     )
 
 
@@ -305,7 +307,7 @@ def hold_interrupted_sends(conn: Connection) -> list[int]:
     """At start: a send still `sending` was cut off by a crash and is held as unconfirmed."""
     ids = [
         int(i)
-        for i in conn.execute(select(messages.c.id).where(messages.c.status == "sending")).scalars()
+        for i in conn.execute(select(messages.c.id).where(messages.c.status == SENDING)).scalars()
     ]
     for message_id in ids:
         _move(

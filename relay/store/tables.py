@@ -73,7 +73,15 @@ class Message(SQLModel, table=True):
             sqlite_where=text("status = 'queued'"),
             postgresql_where=text("status = 'queued'"),
         ),
-        # Sends in flight: a conversation with one sends nothing else until it is settled.
+        # A conversation's place in that queue, and its sends in flight: one message is
+        # sent at a time, in order (relay.store.outgoing).
+        Index(
+            "ix_message_queued_conversation",
+            "conversation_id",
+            "id",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
         Index(
             "ix_message_sending",
             "conversation_id",

@@ -286,3 +286,40 @@ def test_a_conversation_with_a_send_in_flight_has_nothing_else_claimed(store: Da
     assert claim() == []  # maria's next still waits; bob's is in flight now
     store.write_sync(record_sent(in_flight, "wamid.sent-by-the-other-relay"))
     assert claim() == [(maria_next, "next for maria")]
+
+
+def test_the_send_queue_is_found_through_its_indexes_not_by_reading_every_message(
+    tmp_path: Any,
+) -> None:
+    """The sender asks twice a second what is due: with millions of received messages, a
+    statement that reads them all would stall every send. The statuses are written into the
+    statements so that the partial indexes on them apply (a bound status would not)."""
+    from relay.store.migrate import migrate
+    from relay.store.outgoing import _due, _in_line
+
+    db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrate(db.engine)
+
+    def plans(conn: Connection) -> dict[str, list[str]]:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        found = {}
+        for statement, params in (
+            (_due, {"now": None, "limit": 1}),
+            (_in_line, {"conversation_id": 1}),
+        ):
+            compiled = statement._compiled_for(conn, params)
+            rows = raw.execute(f"EXPLAIN QUERY PLAN {compiled.sql}", [None] * len(compiled.slots))
+            found[statement.name] = [row[3] for row in rows.fetchall()]
+        return found
+
+    try:
+        for name, steps in db.read_sync(plans).items():
+            reads = [step for step in steps if "message" in step]
+            assert reads, name
+            for step in reads:
+                assert "USING INDEX ix_message_queued" in step or "ix_message_sending" in step, (
+                    f"{name}: {step}"
+                )
+    finally:
+        db.close()

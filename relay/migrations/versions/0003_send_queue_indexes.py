@@ -1,4 +1,4 @@
-"""an index of the sends in flight, by conversation
+"""the send queue and the sends in flight, by conversation
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +19,13 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.create_index(
+            "ix_message_queued_conversation",
+            ["conversation_id", "id"],
+            unique=False,
+            sqlite_where=sa.text("status = 'queued'"),
+            postgresql_where=sa.text("status = 'queued'"),
+        )
+        batch_op.create_index(
             "ix_message_sending",
             ["conversation_id"],
             unique=False,
@@ -30,3 +37,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.drop_index("ix_message_sending")
+        batch_op.drop_index("ix_message_queued_conversation")
