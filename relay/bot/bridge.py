@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 PREFETCH = 32
 PUBLISH_TIMEOUT_S = 5.0
-READ_EVERY_S = 1.0  # how soon rows nobody handed over are found (another relay's, say)
+READ_EVERY_S = 1.0  # how soon outbox rows nobody handed over are found (another relay's)
 
 
 class BotBridge:
@@ -52,10 +52,6 @@ class BotBridge:
         self._consume_channel: AbstractRobustChannel | None = None
         self._queues: list[AbstractQueue] = []  # strong references: robust queues are weak
         self._wake = asyncio.Event()
-        # Outbox rows whose webhook was just committed, handed over instead of read back.
-        self._handed: list[dict[str, Any]] = []
-        self._must_read = True  # the outbox may hold rows nobody handed over
-        self._read_at = 0.0
         # Outbox rows being published, or confirmed but maybe not yet marked published: a
         # read skips them. Marked ones are forgotten only by a read that began after their
         # mark committed.
@@ -113,7 +109,6 @@ class BotBridge:
 
     def _on_reconnect(self, *_args: Any) -> None:
         self._state = "connected"
-        self._must_read = True
         self._wake.set()
 
     def _on_close(self, *_args: Any) -> None:
@@ -122,67 +117,68 @@ class BotBridge:
     # relay -> bot -------------------------------------------------------------------------
 
     def _committed(self, outbox: Sequence[dict[str, Any]]) -> None:
-        if outbox:
-            self._handed.extend(outbox)
-        else:  # a commit that did not say what it added: look in the outbox
-            self._must_read = True
-        self._wake.set()
+        """Publish the rows a commit handed over at once; for anything else, read the outbox."""
+        if outbox and self._connected():
+            self._publish(outbox)
+            return
+        self._wake.set()  # rows handed over while the broker is away wait in the store
+
+    def _connected(self) -> bool:
+        channel = self._publish_channel
+        return channel is not None and not channel.is_closed and self._state == "connected"
 
     async def _publish_loop(self) -> None:
-        """Publish what commits handed over, and read the outbox when something else may
-        have filled it: at start and after a reconnect, after a failure, after a commit that
-        did not hand its rows over, and every READ_EVERY_S (rows of other relay processes).
-
-        A round does not wait for RabbitMQ's confirms (`_settle_round` does): the next
-        customer message goes out while the last ones are being confirmed.
-        """
+        """Publish what the outbox holds that nobody handed over: at start and after a
+        reconnect, after a failure, after a commit that did not hand its rows over, and every
+        READ_EVERY_S (rows of other relay processes, and any this process missed)."""
         while True:
             self._wake.clear()
             try:
-                published = await self._publish_round()
+                more = await self._read_round()
             except Exception as exc:  # the store is busy: the rows wait in the outbox
                 log.info("bot outbox not drained (%s); retrying", exc)
-                self._must_read = True
                 await asyncio.sleep(0.5)
                 continue
-            if self._must_read and published:
-                continue  # the read took its limit of rows: more may be waiting
+            if more:
+                continue  # the read took its limit of rows: more are waiting
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(READ_EVERY_S):
                     await self._wake.wait()
 
-    async def _publish_round(self) -> int:
-        channel = self._publish_channel
-        if channel is None or channel.is_closed or self._state != "connected":
-            self._handed.clear()  # they wait in the outbox, for the read after a reconnect
-            self._must_read = True
-            return 0
-        rows, self._handed = self._handed, []
-        now = asyncio.get_running_loop().time()
-        if self._must_read or now - self._read_at >= READ_EVERY_S:
-            self._must_read, self._read_at = False, now
-            settled, self._marked = self._marked, set()
-            rows = await self._relay.db.read(bot_store.pending_publications())
-            self._taken -= settled  # marked before this read began: it cannot return them
-            if len(rows) >= bot_store.PUBLISH_BATCH:  # (a commit meanwhile may also ask)
-                self._must_read = True
+    async def _read_round(self) -> bool:
+        """Publish the outbox's rows not taken yet; True when the read hit its limit."""
+        if not self._connected():
+            return False  # the reconnect wakes the loop
+        settled, self._marked = self._marked, set()
+        rows = await self._relay.db.read(bot_store.pending_publications())
+        self._taken -= settled  # marked before this read began: it cannot return them
+        if not self._connected():
+            return False
+        published = self._publish(rows)  # none: what it found is in flight already
+        return published > 0 and len(rows) >= bot_store.PUBLISH_BATCH
+
+    def _publish(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Publish the rows not taken yet, in order, without waiting for RabbitMQ:
+        `_settle_round` waits for the confirms while the next messages go out."""
         rows = [row for row in rows if row["id"] not in self._taken]
-        if not rows:
+        if not rows or self._publish_channel is None:
             return 0
         self._taken.update(row["id"] for row in rows)
-        exchange = channel.default_exchange
+        exchange = self._publish_channel.default_exchange
         confirms = [
-            exchange.publish(
-                aio_pika.Message(
-                    body=_json(row["body"]),
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=row["amqp_message_id"],
-                    correlation_id=str(row["conversation_id"]),
-                    type=row["body"]["type"],
-                ),
-                routing_key=self._settings.bot_inbound_queue,
-                timeout=PUBLISH_TIMEOUT_S,
+            asyncio.ensure_future(
+                exchange.publish(
+                    aio_pika.Message(
+                        body=_json(row["body"]),
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                        message_id=row["amqp_message_id"],
+                        correlation_id=str(row["conversation_id"]),
+                        type=row["body"]["type"],
+                    ),
+                    routing_key=self._settings.bot_inbound_queue,
+                    timeout=PUBLISH_TIMEOUT_S,
+                )
             )
             for row in rows
         ]
@@ -206,7 +202,6 @@ class BotBridge:
             log.info("%d bot publications not confirmed; they go again", len(ids) - len(confirmed))
             self._taken.difference_update(set(ids) - set(confirmed))
             await asyncio.sleep(0.5)
-            self._must_read = True
             self._wake.set()
 
     async def _mark_loop(self) -> None:
@@ -227,7 +222,6 @@ class BotBridge:
             except Exception as exc:
                 log.info("%d confirmed publications not marked (%s); they go again", len(ids), exc)
                 self._taken.difference_update(ids)
-                self._must_read = True
                 self._wake.set()
             else:
                 self._marked.update(ids)
