@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, insert, select
 
 from relay.store.sql import prepared, run_plain
 from relay.store.tables import events, utcnow
@@ -56,8 +56,10 @@ def flush_events(conn: Connection, pending: list[dict[str, Any]]) -> None:
     if not pending:
         return
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_LOG_LOCK})
-    _insert_events.run_many(conn, pending)
+        lock = f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
+        _insert_events.run_many(conn, pending, first=lock)
+    else:
+        _insert_events.run_many(conn, pending)
 
 
 @prepared

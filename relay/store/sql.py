@@ -124,14 +124,30 @@ class Prepared:
         finally:
             cursor.close()
 
-    def run_many(self, conn: Connection, many: Sequence[Mapping[str, Any]]) -> None:
-        """The statement once per parameter set, in one driver call (no RETURNING)."""
+    def run_many(
+        self, conn: Connection, many: Sequence[Mapping[str, Any]], *, first: str | None = None
+    ) -> None:
+        """The statement once per parameter set, in one driver call (no RETURNING).
+
+        `first`, a plain statement (no parameters or results), runs just before; on
+        PostgreSQL in the same pipeline, so both cost one round trip.
+        """
         if not many:
+            if first:
+                run_plain(conn, first)
             return
         compiled = self._compiled_for(conn, many[0])
         cursor = _cursor(conn, self.name)
+        values = [_bind(compiled, params) for params in many]
         try:
-            cursor.executemany(compiled.sql, [_bind(compiled, params) for params in many])
+            if first and conn.dialect.name == "postgresql":
+                with cursor.connection.pipeline():
+                    cursor.execute(first)
+                    cursor.executemany(compiled.sql, values)
+                return
+            if first:
+                cursor.execute(first)
+            cursor.executemany(compiled.sql, values)
         finally:
             cursor.close()
 

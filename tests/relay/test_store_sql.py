@@ -164,3 +164,25 @@ def test_json_text_is_json() -> None:
 def test_api_timestamps_are_utc_with_milliseconds(value: datetime) -> None:
     expected = value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert iso(value) == expected
+
+
+def test_run_many_runs_its_first_statement_before_the_rows(store: Database) -> None:
+    """The event log's lock goes with its rows (one round trip on PostgreSQL): the lock is
+    taken, in the transaction, and the rows are written after it."""
+    first = (
+        "SELECT pg_advisory_xact_lock(424242)"
+        if store.engine.dialect.name == "postgresql"
+        else "CREATE TEMP TABLE taken_first (x)"  # fails if run twice, or after the rows
+    )
+    rows = [{"type": f"t{i}", "data": {"i": i}, "created_at": utcnow()} for i in range(3)]
+
+    def write(conn: Connection) -> Any:
+        _event_insert.run_many(conn, rows, first=first)
+        if conn.dialect.name == "postgresql":
+            held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 424242"
+            return conn.exec_driver_sql(held).scalar()
+        return conn.exec_driver_sql("SELECT count(*) FROM taken_first").scalar() + 1
+
+    assert store.write_sync(write) == 1
+    written = store.read_sync(lambda conn: conn.execute(select(events.c.type)).scalars().all())
+    assert sorted(written) == ["t0", "t1", "t2"]
