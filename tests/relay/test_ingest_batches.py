@@ -11,7 +11,7 @@ from sqlalchemy import Connection, select
 from relay.store.database import Database
 from relay.store.events import events_after
 from relay.store.ingest import Ingest, IngestResult, ingest
-from relay.store.tables import conversations, messages
+from relay.store.tables import contacts, conversations, messages
 from relay.webhooks.normalize import normalize
 from tests.helpers.meta_samples import SAMPLES, text_webhook
 
@@ -87,3 +87,32 @@ def test_a_batch_stores_what_one_by_one_would(store: Database) -> None:
     for body in bodies:
         store.write_sync(ingest(normalize(body), default_mode="human"))
     assert store.read_sync(stored) == state
+
+
+def test_new_customers_of_a_batch_get_one_contact_each_with_their_latest_name(
+    store: Database,
+) -> None:
+    """First-time customers of one batch are written together: each gets one contact and
+    one conversation, and a customer renamed within the batch shows the latest name."""
+    bodies = [
+        text_webhook("hi", wa_id=MARIA, name="Maria Garcia", wamid="m"),
+        text_webhook("hello", wa_id=BOB, name="Bob", wamid="b"),
+        text_webhook("it's me again", wa_id=MARIA, name="Maria G.", wamid="n"),
+        text_webhook("and me", wa_id=BOB, name="Bob", wamid="c"),
+    ]
+    as_one_batch(store, bodies)
+
+    def contacts_and_conversations(conn: Connection) -> Any:
+        names = conn.execute(select(contacts.c.name).order_by(contacts.c.name)).scalars().all()
+        count = len(conn.execute(select(conversations.c.id)).all())
+        return names, count
+
+    assert store.read_sync(contacts_and_conversations) == (["Bob", "Maria G."], 2)
+    log = store.read_sync(lambda conn: events_after(conn, 0))
+    last_view = {
+        e["conversation_id"]: e["data"]["conversation"]
+        for e in log
+        if e["type"] == "conversation.updated"
+    }
+    assert {v["contact"]["name"] for v in last_view.values()} == {"Maria G.", "Bob"}
+    assert sorted(v["unread_count"] for v in last_view.values()) == [2, 2]
