@@ -44,6 +44,7 @@ class Relay:
         """Something was committed: wake the event streams, the sender unless the commit
         cannot have queued a message (webhooks only bring messages in), and the bridge's
         publisher unless it cannot have filled the bot's outbox (a bot reply or handoff).
+        `outbox`: the outbox rows the commit is known to have added, published without a read.
         Waking is cheap and coalesced, but each wake costs the woken a read or a write."""
         self.hub.notify()
         if may_send:

@@ -1,8 +1,9 @@
 """The bot bridge: the relay's side of RabbitMQ.
 
-Inbound (relay -> bot): a publisher drains the bot outbox, which ingest fills in the same
-transaction as the customer message, publishing each row with a confirm and marking it
-published only after RabbitMQ confirmed it. A broker outage only delays it: at least once.
+Inbound (relay -> bot): ingest fills the bot outbox in the same transaction as the customer
+message, and hands the row over once committed; it is published at once, with a confirm,
+and marked published only after RabbitMQ confirmed it. Rows nobody handed over (a broker
+outage, another relay process, a handback) are found by reading the outbox. At least once.
 
 Outbound (bot -> relay): one consumer with manual acks. What arrived together is handled
 in order in one commit, so a conversation's replies keep their order and a burst costs one
@@ -214,9 +215,9 @@ class BotBridge:
             await self._mark_ready.wait()
             self._mark_ready.clear()
             confirmed, self._to_mark = self._to_mark, []
-            ids = [i for i, _ in confirmed]
-            if not ids:
+            if not confirmed:
                 continue
+            ids = [i for i, _ in confirmed]
             try:
                 await self._relay.db.write(bot_store.mark_published(confirmed))
             except Exception as exc:

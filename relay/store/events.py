@@ -55,11 +55,10 @@ def take_pending(conn: Connection) -> list[dict[str, Any]]:
 def flush_events(conn: Connection, pending: list[dict[str, Any]]) -> None:
     if not pending:
         return
-    if conn.dialect.name == "postgresql":
-        lock = f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
-        _insert_events.run_many(conn, pending, first=lock)
-    else:
-        _insert_events.run_many(conn, pending)
+    lock = f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
+    _insert_events.run_many(
+        conn, pending, first=lock if conn.dialect.name == "postgresql" else None
+    )
 
 
 @prepared

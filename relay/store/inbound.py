@@ -2,8 +2,9 @@
 
 The writer runs every webhook queued at the same moment together (`relay.store.database.
 RunsTogether`): a group's inserts, then its conversations' touches, each go to PostgreSQL in
-one pipelined call, so a busy relay pays a few round trips per batch instead of per message. A known customer costs no statement at all: their contact and conversation ids
-never change, and are remembered on the connection.
+one pipelined call, so a busy relay pays a few round trips per batch instead of per message.
+A known customer costs no statement at all: their contact and conversation ids never change,
+and are remembered on the connection.
 """
 
 from __future__ import annotations

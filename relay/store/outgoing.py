@@ -103,7 +103,7 @@ def _claim(_d: ModuleType) -> Any:
     # RETURNING: exactly the row this claim won, as the events show it
     return (
         update(messages)
-        .where(messages.c.id == bindparam("message_id"), messages.c.status == "queued")
+        .where(messages.c.id == bindparam("message_id"), messages.c.status == QUEUED)
         .values(
             status="sending",
             send_attempts=messages.c.send_attempts + 1,

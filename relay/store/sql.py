@@ -10,6 +10,7 @@ Both run in the same transaction on the same driver connection.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,25 +130,20 @@ class Prepared:
     ) -> None:
         """The statement once per parameter set, in one driver call (no RETURNING).
 
-        `first`, a plain statement (no parameters or results), runs just before; on
-        PostgreSQL in the same pipeline, so both cost one round trip.
+        `first`, a plain statement (no parameters or results), runs just before the rows (not
+        without rows); on PostgreSQL in the same pipeline, so both cost one round trip.
         """
         if not many:
-            if first:
-                run_plain(conn, first)
             return
         compiled = self._compiled_for(conn, many[0])
         cursor = _cursor(conn, self.name)
         values = [_bind(compiled, params) for params in many]
+        together = first and conn.dialect.name == "postgresql"
         try:
-            if first and conn.dialect.name == "postgresql":
-                with cursor.connection.pipeline():
+            with cursor.connection.pipeline() if together else contextlib.nullcontext():
+                if first:
                     cursor.execute(first)
-                    cursor.executemany(compiled.sql, values)
-                return
-            if first:
-                cursor.execute(first)
-            cursor.executemany(compiled.sql, values)
+                cursor.executemany(compiled.sql, values)
         finally:
             cursor.close()
 

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, select, update
 from relay.store.conversations import queue_reply
 from relay.store.database import Database
 from relay.store.ingest import ingest
-from relay.store.outgoing import claim_due, record_sent
+from relay.store.migrate import migrate
+from relay.store.outgoing import _due, _in_line, claim_due, record_sent
 from relay.store.tables import conversations, messages, utcnow
 from relay.testing.graph_standin import GraphStandIn
 from relay.webhooks.normalize import normalize
@@ -294,9 +295,6 @@ def test_the_send_queue_is_found_through_its_indexes_not_by_reading_every_messag
     """The sender asks twice a second what is due: with millions of received messages, a
     statement that reads them all would stall every send. The statuses are written into the
     statements so that the partial indexes on them apply (a bound status would not)."""
-    from relay.store.migrate import migrate
-    from relay.store.outgoing import _due, _in_line
-
     db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
     migrate(db.engine)
 
