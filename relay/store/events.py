@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from relay.store.sql import prepared, run_plain
+from relay.store.sql import Recordset, column_types, prepared, run_plain
 from relay.store.tables import events, utcnow
 
 _EVENT_LOG_LOCK = 0x0D35_0001  # any constant shared by every relay process
@@ -55,15 +55,27 @@ def take_pending(conn: Connection) -> list[dict[str, Any]]:
 def flush_events(conn: Connection, pending: list[dict[str, Any]]) -> None:
     if not pending:
         return
-    lock = f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
-    _insert_events.run_many(
-        conn, pending, first=lock if conn.dialect.name == "postgresql" else None
-    )
+    if conn.dialect.name == "postgresql":
+        # The lock goes in the same round trip, right before the insert.
+        _insert_events_pg.run(conn, pending, first=_TAKE_LOCK)
+    else:
+        _insert_events.run_many(conn, pending)
+
+
+_TAKE_LOCK = f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
+_EVENT_COLUMNS = ("type", "conversation_id", "message_id", "data", "created_at")
 
 
 @prepared
 def _insert_events(_d: ModuleType) -> Any:
     return insert(events)
+
+
+_insert_events_pg = Recordset(
+    f"INSERT INTO {events.name} ({', '.join(_EVENT_COLUMNS)}) "
+    f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {{rows}} ORDER BY r.ordinality",
+    column_types(events, _EVENT_COLUMNS),
+)
 
 
 def events_after(conn: Connection, after: int, limit: int = 500) -> list[dict[str, Any]]:

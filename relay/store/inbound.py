@@ -21,7 +21,7 @@ import phonenumbers
 from sqlalchemy import Connection, bindparam, case, update
 
 from relay.store.events import append_event
-from relay.store.sql import prepared
+from relay.store.sql import Recordset, column_types, prepared
 from relay.store.tables import contacts, conversations, messages, utcnow
 from relay.store.views import conversation_view, message_view
 from relay.webhooks.records import InboundMessage
@@ -240,8 +240,24 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
     for index, row in enumerate(rows):
         first.setdefault((row["channel_id"], row["external_id"]), index)
     unique = sorted(first.values())
+    if conn.dialect.name == "postgresql":
+        new = _message_insert_pg.run(conn, [rows[index] for index in unique])
+        ids = {(row.channel_id, row.external_id): row.id for row in new}
+        keys = (
+            (index, (rows[index]["channel_id"], rows[index]["external_id"])) for index in unique
+        )
+        return {index: ids[key] for index, key in keys if key in ids}
     inserted = _message_insert.run_each(conn, [rows[index] for index in unique])
     return {index: new.scalar() for index, new in zip(unique, inserted, strict=True) if new.rows}
+
+
+_MESSAGE_COLUMNS = tuple(column.name for column in messages.c if column.name != "id")
+_message_insert_pg = Recordset(
+    f"INSERT INTO {messages.name} ({', '.join(_MESSAGE_COLUMNS)}) "
+    f"SELECT {', '.join(_MESSAGE_COLUMNS)} FROM {{rows}} ORDER BY r.ordinality "
+    "ON CONFLICT DO NOTHING RETURNING id, channel_id, external_id",
+    column_types(messages, _MESSAGE_COLUMNS),
+)
 
 
 @prepared
@@ -289,7 +305,8 @@ def _touch(
     last_of: dict[int, int],
     now: datetime,
 ) -> dict[int, dict[str, Any]]:
-    """One UPDATE per conversation that got messages; their rows as the events show them."""
+    """One UPDATE per conversation that got messages (one in all on PostgreSQL); their rows
+    as the events show them."""
     unread = dict.fromkeys(last_of, 0)
     sent: dict[int, datetime | None] = dict.fromkeys(last_of)
     for index in ids:
@@ -310,5 +327,30 @@ def _touch(
         }
         for conversation_id, index in last_of.items()
     ]
+    if conn.dialect.name == "postgresql":
+        return {row.id: row for row in _conversation_touch_pg.run(conn, params)}
     touched = _conversation_touch.run_each(conn, params)
     return {row.id: row for row in (rows.one() for rows in touched)}
+
+
+# `_conversation_touch` for a whole batch at once.
+_conversation_touch_pg = Recordset(
+    """UPDATE conversation AS c SET
+        last_message_id = r.last_message_id,
+        updated_at = r.now,
+        unread_count = c.unread_count + r.unread,
+        last_inbound_at = CASE
+            WHEN r.unread > 0 AND (c.last_inbound_at IS NULL OR c.last_inbound_at < r.sent)
+            THEN r.sent ELSE c.last_inbound_at END,
+        status = CASE WHEN r.unread > 0 AND c.status = 'resolved' THEN 'open' ELSE c.status END
+    FROM {rows} WHERE c.id = r.conversation_id
+    RETURNING c.id, c.channel_id, c.contact_id, c.status, c.mode, c.assignee, c.handoff_reason,
+        c.unread_count""",
+    {
+        "conversation_id": "integer",
+        "last_message_id": "integer",
+        "now": "timestamptz",
+        "unread": "integer",
+        "sent": "timestamptz",
+    },
+)

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Callable
 
+import orjson
 from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -105,6 +106,15 @@ def _signature_header(scope: Scope) -> str | None:
     return None
 
 
+def _parse_json(body: bytes) -> object:
+    """orjson, four times faster than `json`; what it refuses (NaN, lone surrogates, a
+    byte order mark), `json` may still read, and the normaliser keeps as best it can."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 async def take_webhook(relay: Relay, scope: Scope, receive: Receive) -> tuple[int, str]:
     """Meta's delivery, checked and committed: the status and text to answer with."""
     metrics = relay.metrics
@@ -120,7 +130,7 @@ async def take_webhook(relay: Relay, scope: Scope, receive: Receive) -> tuple[in
         log.warning("webhook refused (%s), %d bytes", reason, len(body))
         return 401, "invalid signature"
     try:
-        parsed = json.loads(body)
+        parsed = _parse_json(body)
     except (ValueError, RecursionError):
         metrics.webhooks_rejected.labels(reason="not_json").inc()
         return 400, "body is not JSON"

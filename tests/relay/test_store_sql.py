@@ -3,6 +3,8 @@ what SQLAlchemy's own execution would, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from types import ModuleType
 from typing import Any
@@ -13,9 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects.sqlite import pysqlite
 
-from relay.store.database import Database, json_text
-from relay.store.events import append_event, savepoint
-from relay.store.sql import Prepared, prepared, sqlite_utc_text
+from relay.store.database import Database
+from relay.store.events import append_event, flush_events, savepoint, take_pending
+from relay.store.sql import Prepared, json_text, prepared, sqlite_utc_text
 from relay.store.tables import channels, events, utcnow
 from relay.store.views import iso
 
@@ -166,23 +168,45 @@ def test_api_timestamps_are_utc_with_milliseconds(value: datetime) -> None:
     assert iso(value) == expected
 
 
-def test_run_many_runs_its_first_statement_before_the_rows(store: Database) -> None:
-    """The event log's lock goes with its rows (one round trip on PostgreSQL): the lock is
-    taken, in the transaction, and the rows are written after it."""
-    first = (
-        "SELECT pg_advisory_xact_lock(424242)"
-        if store.engine.dialect.name == "postgresql"
-        else "CREATE TEMP TABLE taken_first (x)"  # fails if run twice, or after the rows
-    )
-    rows = [{"type": f"t{i}", "data": {"i": i}, "created_at": utcnow()} for i in range(3)]
+@pytest.fixture
+def pg_store(pg_database: str) -> Iterator[Database]:
+    database = Database(pg_database)
+    yield database
+    database.close()
+
+
+def test_events_of_a_batch_reach_postgresql_whole_and_in_order(pg_store: Database) -> None:
+    """PostgreSQL takes a batch's events as one JSON array (`Recordset`): each keeps its
+    values, whatever JSON they hold, its ids follow the order they were appended in, and
+    the event log's lock is held from the insert to the commit."""
+    tag = uuid.uuid4().hex
+    stamp = datetime(2026, 3, 1, 23, 30, 0, 123456, tzinfo=UTC)
+    data = [
+        {"i": 0, "text": 'é ☎ 🙂 "quoted" \\ back', "nested": {"list": [1, 2.5, None, True]}},
+        {"i": 1, "big": 2**70},  # beyond 64 bits: orjson refuses it, `json` writes it
+        {"i": 2},
+    ]
 
     def write(conn: Connection) -> Any:
-        _event_insert.run_many(conn, rows, first=first)
-        if conn.dialect.name == "postgresql":
-            held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 424242"
-            return conn.exec_driver_sql(held).scalar()
-        return conn.exec_driver_sql("SELECT count(*) FROM taken_first").scalar() + 1
+        take_pending(conn)
+        for index, item in enumerate(data):
+            append_event(conn, f"{tag}.{index}", conversation_id=index or None, data=item)
+        pending = take_pending(conn)
+        for event in pending:
+            event["created_at"] = stamp
+        flush_events(conn, pending)
+        held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s"
+        return conn.exec_driver_sql(held, (0x0D35_0001,)).scalar()
 
-    assert store.write_sync(write) == 1
-    written = store.read_sync(lambda conn: conn.execute(select(events.c.type)).scalars().all())
-    assert sorted(written) == ["t0", "t1", "t2"]
+    assert pg_store.write_sync(write) == 1
+
+    def read(conn: Connection) -> list[Any]:
+        query = select(events).where(events.c.type.startswith(tag)).order_by(events.c.id)
+        return list(conn.execute(query).mappings())
+
+    written = pg_store.read_sync(read)
+    assert [row["type"] for row in written] == [f"{tag}.0", f"{tag}.1", f"{tag}.2"]
+    assert [row["data"] for row in written] == data
+    assert [row["conversation_id"] for row in written] == [None, 1, 2]
+    assert [row["message_id"] for row in written] == [None, None, None]
+    assert all(row["created_at"] == stamp for row in written)

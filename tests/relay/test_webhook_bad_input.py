@@ -96,6 +96,18 @@ def test_unknown_message_type_is_stored_as_unsupported_with_its_raw_json(
     assert message["payload"]["raw"]["hologram"] == {"frames": 3}
 
 
+def test_json_only_python_reads_is_still_stored(relay: RelayHarness) -> None:
+    """NaN, a lone surrogate and a byte order mark are not strict JSON, but a signed body
+    holding them is Meta's all the same: stored as best it can be, never refused."""
+    text = sample("wa_webhook_text.json").decode()
+    body = json.loads(text)
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = "half \ud83d"
+    raw = json.dumps(body).replace('"body": "half', '"extra": NaN, "body": "half', 1)
+    assert relay.post_webhook(("\ufeff" + raw).encode()).status_code == 200
+    (message,) = relay.messages(relay.conversations()[0]["id"])
+    assert message["text"] == "half \ufffd"
+
+
 def test_huge_strings_are_kept_and_the_relay_goes_on(relay: RelayHarness) -> None:
     body = json.loads(sample("wa_webhook_text.json"))
     body["entry"][0]["changes"][0]["value"]["messages"][0]["text"]["body"] = "€" * 500_000
