@@ -56,13 +56,11 @@ def flush_events(conn: Connection, pending: list[dict[str, Any]]) -> None:
     if not pending:
         return
     if conn.dialect.name == "postgresql":
-        # The lock goes in the same round trip, right before the insert.
-        _insert_events_pg.run(conn, pending, first=_TAKE_LOCK)
+        _insert_events_pg.run(conn, pending)
     else:
         _insert_events.run_many(conn, pending)
 
 
-_TAKE_LOCK = f"SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})"
 _EVENT_COLUMNS = ("type", "conversation_id", "message_id", "data", "created_at")
 
 
@@ -71,9 +69,11 @@ def _insert_events(_d: ModuleType) -> Any:
     return insert(events)
 
 
+# The lock is taken before the first id is drawn: the sort needs every row of the join.
 _insert_events_pg = Recordset(
+    f"WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})) "
     f"INSERT INTO {events.name} ({', '.join(_EVENT_COLUMNS)}) "
-    f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {{rows}} ORDER BY r.ordinality",
+    f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {{rows}}, locked ORDER BY r.ordinality",
     column_types(events, _EVENT_COLUMNS),
 )
 

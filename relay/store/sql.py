@@ -214,17 +214,10 @@ class Recordset:
         source = f"ROWS FROM (json_to_recordset(%s::json) AS ({columns})) WITH ORDINALITY AS r"
         self.sql = sql.format(rows=source)
 
-    def run(
-        self, conn: Connection, rows: Sequence[Mapping[str, Any]], *, first: str | None = None
-    ) -> Rows:
-        """The rows it returned. It goes in a pipeline, so whatever psycopg sends first (the
-        transaction's BEGIN) and `first`, a plain statement, share its round trip."""
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Rows:
         cursor = _cursor(conn, self.sql)
         try:
-            with cursor.connection.pipeline():
-                if first:
-                    cursor.execute(first)
-                cursor.execute(self.sql, (json_text(rows),))
+            cursor.execute(self.sql, (json_text(rows),))
             if cursor.description is None:
                 return Rows([], cursor.rowcount)
             names = [column.name for column in cursor.description]
