@@ -1,8 +1,9 @@
 """Customers' new messages, stored a group at a time in the transaction before Meta's 200.
 
 The writer runs every webhook queued at the same moment together (`relay.store.database.
-RunsTogether`): a group's inserts, then its conversations' touches, each go to PostgreSQL in
-one pipelined call, so a busy relay pays a few round trips per batch instead of per message.
+RunsTogether`): a group's inserts, then its conversations' touches, each go to PostgreSQL as
+one statement (`relay.store.sql.Recordset`), so a busy relay pays a few statements per batch
+instead of a few per message; SQLite, in process, takes them one by one.
 A known customer costs no statement at all: their contact and conversation ids never change,
 and are remembered on the connection.
 """
