@@ -21,6 +21,7 @@ from relay.api.schemas import (
 from relay.store import bot as bot_store
 from relay.store import conversations as store
 from relay.store.outgoing import resend
+from relay.store.replies import queue_reply
 
 router = APIRouter(prefix="/v1", tags=["agent API"])
 _background: set[asyncio.Task[None]] = set()
@@ -103,7 +104,7 @@ async def post_message(
     if not reply.text.strip():
         raise HTTPException(422, "text is empty")
     key = f"{agent}:{idempotency_key}" if idempotency_key else None
-    fn = store.queue_reply(
+    fn = queue_reply(
         conversation_id,
         author=f"agent:{agent}",
         text=reply.text,

@@ -16,21 +16,15 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from relay.bot.protocol import HISTORY_LENGTH, handback_body, message_body
-from relay.store.conversations import Invalid, Owned, add_message, require_conversation
+from relay.store.conversations import Owned, add_message, require_conversation
 from relay.store.database import StoreFn
-from relay.store.events import append_event, savepoint
+from relay.store.events import savepoint
 from relay.store.ingest import AfterMessage, emit_conversation
-from relay.store.outgoing import (
-    RECIPIENT_COLUMNS,
-    SendJob,
-    nothing_to_send_before,
-    send_job,
-)
+from relay.store.outgoing import SendJob
+from relay.store.replies import conversation_to_answer, queue_text, quoted_message, sent_with_key
 from relay.store.sql import prepared
 from relay.store.tables import bot_outbox, bot_replies, conversations, messages, utcnow
 from relay.store.views import (
-    conversation_query,
-    conversation_view,
     load_conversation,
     message_view,
 )
@@ -267,8 +261,7 @@ def _act(conn: Connection, key: str, message: dict[str, Any]) -> tuple[str, Send
     if done is not None:
         return "duplicate", None
     conversation_id = int(message["conversation_id"])
-    # With its channel and contact: a queued reply's conversation event is built from it.
-    row = _conversation_row.run(conn, {"id": conversation_id}).first()
+    row = conversation_to_answer(conn, conversation_id)
     if row is None:
         raise RejectedBotMessage(f"conversation {conversation_id} does not exist")
     outcome, message_id, send = "handoff", None, None
@@ -309,42 +302,6 @@ def _done(_d: ModuleType) -> Any:
     return select(bot_replies.c.outcome).where(bot_replies.c.key == bindparam("key"))
 
 
-@prepared
-def _conversation_row(_d: ModuleType) -> Any:
-    # with whom to send a reply claimed as it is stored
-    query = conversation_query().add_columns(*RECIPIENT_COLUMNS)
-    return query.where(conversations.c.id == bindparam("id"))
-
-
-@prepared
-def _quoted(_d: ModuleType) -> Any:
-    return select(messages.c.conversation_id, messages.c.external_id).where(
-        messages.c.id == bindparam("id")
-    )
-
-
-@prepared
-def _by_idempotency_key(_d: ModuleType) -> Any:
-    return select(messages.c.id, messages.c.conversation_id).where(
-        messages.c.idempotency_key == bindparam("key")
-    )
-
-
-@prepared
-def _insert_message(_d: ModuleType) -> Any:
-    return insert(messages).returning(*messages.c)
-
-
-@prepared
-def _touch_conversation(_d: ModuleType) -> Any:
-    return (
-        update(conversations)
-        .where(conversations.c.id == bindparam("conversation_id"))
-        .values(last_message_id=bindparam("new_last_message_id"), updated_at=bindparam("now"))
-        .returning(*conversations.c)
-    )
-
-
 def _sendable_text(text: str, channel_kind: str) -> str:
     """The text as the channel will take it, or the reason it will not."""
     text = text.replace("\x00", "")
@@ -362,16 +319,27 @@ def _reply(
 ) -> tuple[str, int, SendJob | None]:
     reply_to, reply_external = message.get("in_reply_to"), None
     if reply_to is not None:
-        target = _quoted.run(conn, {"id": reply_to}).first()
+        target = quoted_message(conn, reply_to)
         if target is None or target.conversation_id != conversation["id"]:
             reply_to = None  # a stale or wrong quote: still answer the customer, without it
         else:
             reply_external = target.external_id
     if conversation["mode"] == "bot":
-        message_id, send = _queue_bot_reply(
-            conn, conversation, message["text"], reply_to, reply_external, f"bot:{key}"
+        # An agent's key that looks like ours (agent "bot") made it already.
+        existing = sent_with_key(conn, f"bot:{key}", conversation["id"])
+        if existing is not None:
+            return "queued", existing, None
+        view, send = queue_text(
+            conn,
+            conversation,
+            author="bot",
+            text=message["text"],
+            reply_to=reply_to,
+            reply_external=reply_external,
+            idempotency_key=f"bot:{key}",
+            claim=True,
         )
-        return "queued", message_id, send
+        return "queued", int(view["id"]), send
     # Taken over meanwhile: the agent sees what the bot would have said; the customer does not.
     draft = add_message(
         conn,
@@ -387,76 +355,6 @@ def _reply(
         idempotency_key=f"bot:{key}",
     )
     return "suppressed", int(draft["id"]), None
-
-
-def _queue_bot_reply(
-    conn: Connection,
-    conversation: Any,
-    text: str,
-    reply_to: int | None,
-    reply_external: str | None,
-    idempotency_key: str,
-) -> tuple[int, SendJob | None]:
-    """What `relay.store.conversations.queue_reply` stores and emits for a bot reply, in
-    fewer statements: the conversation and the quoted message are already loaded, and the
-    events are built from RETURNING rows instead of being read back. Bot replies are most
-    of the writer's work under load, and each statement costs the writer thread a GIL hop.
-
-    A reply with nothing before it in its conversation's send queue is claimed as it is
-    stored (`sending`, its job returned): the sender skips a write and a wake-up.
-    """
-    existing = _by_idempotency_key.run(conn, {"key": idempotency_key}).first()
-    if existing is not None:  # an agent's key that looks like ours (agent "bot")
-        if existing.conversation_id != conversation["id"]:
-            raise Invalid("Idempotency-Key was already used for another conversation")
-        return int(existing.id), None
-    claim = nothing_to_send_before(conn, conversation["id"])
-    created = _insert_message.run(
-        conn,
-        {
-            "conversation_id": conversation["id"],
-            "channel_id": conversation["channel_id"],
-            "direction": "out",
-            "author": "bot",
-            "type": "text",
-            "text": text,
-            "payload": {},
-            "reply_to": reply_to,
-            "reply_to_external": reply_external,
-            "status": "sending" if claim else "queued",
-            "send_attempts": 1 if claim else 0,
-            "idempotency_key": idempotency_key,
-            "created_at": utcnow(),
-            "updated_at": utcnow(),
-        },
-    ).one()
-    view = message_view(created)
-    updated = _touch_conversation.run(
-        conn,
-        {
-            "conversation_id": conversation["id"],
-            "new_last_message_id": created["id"],
-            "now": utcnow(),
-        },
-    ).one()
-    append_event(
-        conn,
-        "message.created",
-        conversation_id=conversation["id"],
-        message_id=created["id"],
-        data={"message": view},
-    )
-    names = {
-        name: conversation[name]
-        for name in ("channel_kind", "channel_name", "contact_name", "contact_handle")
-    }
-    append_event(
-        conn,
-        "conversation.updated",
-        conversation_id=conversation["id"],
-        data={"conversation": conversation_view({**updated, **names}, view)},
-    )
-    return int(created["id"]), send_job(created, conversation) if claim else None
 
 
 def _handoff(conn: Connection, conversation: Any, reason: str) -> None:

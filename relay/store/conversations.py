@@ -17,7 +17,6 @@ from relay.store.views import (
     conversation_query,
     load_conversation,
     load_conversations,
-    load_message,
     message_view,
 )
 
@@ -169,66 +168,6 @@ def add_message(
         data={"message": view},
     )
     return view
-
-
-def queue_reply(
-    conversation_id: int,
-    *,
-    author: str,
-    text: str,
-    reply_to: int | None,
-    idempotency_key: str | None,
-) -> StoreFn[tuple[dict[str, Any], bool]]:
-    """Store an outgoing message as queued: the sender delivers it after the commit.
-
-    Returns (message view, created). The same idempotency key returns the message it made.
-    """
-
-    def run(conn: Connection) -> tuple[dict[str, Any], bool]:
-        if idempotency_key:
-            existing = conn.execute(
-                select(messages.c.id).where(messages.c.idempotency_key == idempotency_key)
-            ).scalar()
-            if existing is not None:
-                found = load_message(conn, int(existing))
-                assert found is not None
-                if found["conversation_id"] != conversation_id:
-                    raise Invalid("Idempotency-Key was already used for another conversation")
-                return found, False
-        conversation = require_conversation(conn, conversation_id)
-        reply_external = None
-        if reply_to is not None:
-            target = conn.execute(
-                select(messages.c.conversation_id, messages.c.external_id).where(
-                    messages.c.id == reply_to
-                )
-            ).first()
-            if target is None or target.conversation_id != conversation_id:
-                raise Invalid(f"reply_to {reply_to} is not a message of this conversation")
-            reply_external = target.external_id
-        view = add_message(
-            conn,
-            conversation_id=conversation_id,
-            channel_id=conversation["channel_id"],
-            direction="out",
-            author=author,
-            type="text",
-            text=text,
-            payload={},
-            reply_to=reply_to,
-            reply_to_external=reply_external,
-            status="queued",
-            idempotency_key=idempotency_key,
-        )
-        conn.execute(
-            update(conversations)
-            .where(conversations.c.id == conversation_id)
-            .values(last_message_id=view["id"], updated_at=utcnow())
-        )
-        emit_conversation(conn, conversation_id)
-        return view, True
-
-    return run
 
 
 def set_status(conversation_id: int, status: str) -> StoreFn[dict[str, Any]]:

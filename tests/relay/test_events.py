@@ -123,5 +123,34 @@ def test_status_changes_are_events(relay: RelayHarness) -> None:
     assert events[-1]["conversation_id"] == conversation["id"]
 
 
+def test_a_reply_is_announced_with_its_conversation_as_the_api_shows_it(
+    relay: RelayHarness,
+) -> None:
+    relay.post_sample("wa_webhook_text.json")
+    before = relay.conversations()[0]
+    sent = relay.api.post(
+        f"/v1/conversations/{before['id']}/messages",
+        json={"text": "It is on its way."},
+        headers={"Idempotency-Key": "announced-1"},
+    ).json()
+
+    def announced(e: dict[str, Any]) -> bool:
+        last = e["data"]["conversation"]["last_message"] if "conversation" in e["data"] else None
+        return last is not None and last["id"] == sent["id"]
+
+    events = read_events(relay, until=lambda ev: any(announced(e) for e in ev))
+    (created,) = [
+        e for e in events if e["type"] == "message.created" and e["message_id"] == sent["id"]
+    ]
+    assert created["data"]["message"] == sent  # what the 202 answered
+    conversation = events[-1]["data"]["conversation"]
+    assert conversation["last_message"] == sent
+    moving = ("last_message", "updated_at")
+    assert {k: v for k, v in conversation.items() if k not in moving} == {
+        k: v for k, v in before.items() if k not in moving
+    }
+    assert conversation["updated_at"] >= before["updated_at"]
+
+
 def test_the_stream_needs_a_token(relay: RelayHarness) -> None:
     assert relay.http.get("/v1/events").status_code == 401

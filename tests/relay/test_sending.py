@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select, update
 
-from relay.store.conversations import queue_reply
 from relay.store.database import Database
 from relay.store.ingest import ingest
 from relay.store.migrate import migrate
 from relay.store.outgoing import _due, _in_line, claim_due, record_sent
+from relay.store.replies import queue_reply
 from relay.store.tables import conversations, messages, utcnow
 from relay.testing.graph_standin import GraphStandIn
 from relay.webhooks.normalize import normalize
