@@ -28,6 +28,7 @@ from relay.store.tables import bot_outbox, utcnow
 from relay.testing.graph_standin import GraphStandIn
 from tests.helpers.amqp import BotPeer, QueueNames
 from tests.helpers.services import require_rabbitmq
+from tests.helpers.waiting import wait_in_thread
 from tests.relay.conftest import RelayHarness, sample
 from tests.relay.test_events import read_events
 
@@ -69,15 +70,6 @@ def text_webhook(text: str, wamid: str, wa_id: str = "16505550142") -> dict[str,
 async def post(relay: RelayHarness, body: dict[str, Any]) -> None:
     response = await asyncio.to_thread(relay.post_webhook, body)
     assert response.status_code == 200
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (result := await asyncio.to_thread(check)):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-    return result
 
 
 def reply(
@@ -132,7 +124,7 @@ async def test_a_bot_reply_reaches_the_customer_with_reply_context(
     (send,) = await graph.await_requests(1)
     assert send.json["text"]["body"] == "Hi! How can I help?"
     assert send.json["context"] == {"message_id": "wamid.bot-2"}
-    stored = await until(
+    stored = await wait_in_thread(
         lambda: [m for m in bot_relay.messages(inbound["conversation_id"]) if m["author"] == "bot"]
     )
     assert stored[0]["reply_to"] == inbound["message_id"]
@@ -147,7 +139,9 @@ async def test_handoff_switches_to_a_human_and_the_bot_hears_no_more(
     await bot.publish(
         {"version": 1, "type": "handoff", "conversation_id": cid, "reason": "asked for a human"}
     )
-    conversation = await until(lambda: (c := bot_relay.conversations()[0])["mode"] == "human" and c)
+    conversation = await wait_in_thread(
+        lambda: (c := bot_relay.conversations()[0])["mode"] == "human" and c
+    )
     assert (
         conversation["status"] == "pending"
         and conversation["handoff_reason"] == "asked for a human"
@@ -167,7 +161,9 @@ async def test_reply_with_handoff_does_both(
         reply(inbound["conversation_id"], "Passing you to a colleague", handoff=True, reason="hard")
     )
     await graph.await_requests(1)
-    conversation = await until(lambda: (c := bot_relay.conversations()[0])["mode"] == "human" and c)
+    conversation = await wait_in_thread(
+        lambda: (c := bot_relay.conversations()[0])["mode"] == "human" and c
+    )
     assert conversation["handoff_reason"] == "hard"
 
 
@@ -212,7 +208,9 @@ async def test_late_bot_reply_after_takeover_is_kept_as_a_draft_not_sent(
     taken = await asyncio.to_thread(bot_relay.api.post, f"/v1/conversations/{cid}/takeover")
     assert taken.status_code == 200
     await bot.publish(reply(cid, "too late, bot", inbound["message_id"]))
-    draft = await until(lambda: [m for m in bot_relay.messages(cid) if m["author"] == "bot"])
+    draft = await wait_in_thread(
+        lambda: [m for m in bot_relay.messages(cid) if m["author"] == "bot"]
+    )
     assert draft[0]["status"] == "suppressed" and draft[0]["text"] == "too late, bot"
     await post(bot_relay, text_webhook("are you a person?", "wamid.bot-8"))
     assert await bot.nothing_inbound()
@@ -231,7 +229,9 @@ async def test_handback_gives_the_bot_the_recent_history(
         bot_relay.api.post, f"/v1/conversations/{cid}/messages", json={"text": "agent here"}
     )
     await bot.publish(reply(cid, "a draft the customer never saw"))
-    await until(lambda: [m for m in bot_relay.messages(cid) if m["status"] == "suppressed"])
+    await wait_in_thread(
+        lambda: [m for m in bot_relay.messages(cid) if m["status"] == "suppressed"]
+    )
     back = await asyncio.to_thread(bot_relay.api.post, f"/v1/conversations/{cid}/handback")
     assert (
         back.status_code == 200 and back.json()["mode"] == "bot" and back.json()["assignee"] is None
@@ -304,13 +304,13 @@ async def test_a_redelivered_reply_is_sent_once(
     await bot.publish(body, message_id="same-id")
     await bot.publish({**body, "id": "body-id", "text": "by body id"})
     await bot.publish({**body, "id": "body-id", "text": "by body id"}, message_id="another-amqp-id")
-    await until(lambda: len(graph.sends()) >= 2)
+    await wait_in_thread(lambda: len(graph.sends()) >= 2)
     await asyncio.sleep(0.5)
     assert sorted(graph.sent_texts()) == ["by body id", "exactly once"]
 
 
 async def test_health_shows_the_broker(bot_relay: RelayHarness, bot: BotPeer) -> None:
-    health = await until(
+    health = await wait_in_thread(
         lambda: (h := bot_relay.http.get("/healthz").json())["broker"] == "connected" and h
     )
     assert health["status"] == "ok"
@@ -330,7 +330,7 @@ def statuses(relay: RelayHarness, cid: int) -> list[tuple[str, str]]:
 
 
 async def all_sent(relay: RelayHarness, cid: int, count: int) -> None:
-    await until(
+    await wait_in_thread(
         lambda: (
             len(out := outgoing(relay, cid)) == count and all(m["status"] == "sent" for m in out)
         )
@@ -346,7 +346,7 @@ async def test_bot_replies_to_one_conversation_are_sent_one_at_a_time_in_order(
     for text in ("one", "two", "three"):
         await bot.publish(reply(cid, text))
     await graph.await_requests(1)
-    await until(lambda: len(outgoing(bot_relay, cid)) == 3)
+    await wait_in_thread(lambda: len(outgoing(bot_relay, cid)) == 3)
     # The first is in flight, the others wait their turn.
     assert statuses(bot_relay, cid) == [("one", "sending"), ("two", "queued"), ("three", "queued")]
     await asyncio.sleep(0.3)
@@ -370,7 +370,7 @@ async def test_a_bot_reply_waits_for_the_agents_message_being_sent(
     assert agent.status_code == 202
     await graph.await_requests(1)  # the agent's message is in flight
     await bot.publish(reply(cid, "bot here"))
-    await until(lambda: len(outgoing(bot_relay, cid)) == 2)
+    await wait_in_thread(lambda: len(outgoing(bot_relay, cid)) == 2)
     assert statuses(bot_relay, cid) == [("agent here", "sending"), ("bot here", "queued")]
     await asyncio.sleep(0.3)
     assert len(graph.requests) == 1, "the bot's reply overtook the agent's message in flight"
