@@ -106,6 +106,8 @@ _RETRYABLE_CODES = frozenset({130429, 131056, 131000, 131016, 2, 133004, 131057,
 # raises it per attempt. 80007 / 4 are hourly budgets, so waiting a moment does not help.
 _RETRY_HINT_S = {130429: 1.0, 131056: 4.0, 131057: 10.0, 80007: 60.0, 4: 60.0}
 _CODE_PREFIX = re.compile(r"^\(#\d+\)\s*")
+# A business-scoped user id (2026): country code, a dot, alphanumerics ("US.1349...").
+BSUID = re.compile(r"^[A-Z]{2}(\.ENT)?\.[A-Za-z0-9]{1,128}$")
 # Raised before any byte of the request went out: safe to send again. ClientConnectorError
 # covers refused connections, DNS, proxies and TLS handshakes (certificate errors included);
 # ConnectionTimeoutError is `sock_connect` (and `connect`, which includes waiting for the pool).
@@ -162,15 +164,22 @@ class GraphClient:
         callback_data: str,
         preview_url: bool = False,
     ) -> SendResult:
-        """Send a text; `reply_to` quotes a message (its wamid), `callback_data` comes back in
-        the status webhooks as `biz_opaque_callback_data` (the relay's own message id)."""
+        """Send a text to `to`, a phone number or a BSUID (a customer whose number Meta
+        withholds goes by `recipient`); `reply_to` quotes a message (its wamid),
+        `callback_data` comes back in the status webhooks as `biz_opaque_callback_data`
+        (the relay's own message id)."""
         if problem := _check_text(body, len(body), WHATSAPP_MAX_TEXT_CHARS, "characters"):
             return problem
         to = to.strip()
+        address = (
+            {"recipient": to}
+            if BSUID.match(to)
+            else {"to": to if to.startswith("+") else f"+{to}"}  # contract 5.1: always the +
+        )
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": to if to.startswith("+") else f"+{to}",  # contract 5.1: always the +
+            **address,
             "type": "text",
             "text": {"preview_url": preview_url, "body": body},
             "biz_opaque_callback_data": callback_data,

@@ -39,7 +39,7 @@ class SendJob:
     channel_kind: str
     channel_external_id: str
     channel_token: str | None
-    recipient: str  # E.164 number for WhatsApp, Instagram-scoped id for Instagram
+    recipient: str  # WhatsApp: E.164 number or BSUID; Instagram: Instagram-scoped id
     text: str
     reply_to_external: str | None
     attempt: int
@@ -179,7 +179,11 @@ def send_job(row: Mapping[str, Any], to: Any) -> SendJob:
         channel_kind=to.kind,
         channel_external_id=to.channel_external_id,
         channel_token=to.access_token,
-        recipient=to.handle if to.kind == "whatsapp" else to.contact_external_id,
+        # WhatsApp: the E.164 number, or the BSUID of a customer whose number Meta withholds
+        # (older rows kept an empty handle for them; their external id is the BSUID).
+        recipient=(to.handle or to.contact_external_id)
+        if to.kind == "whatsapp"
+        else to.contact_external_id,
         text=row["text"] or "",
         reply_to_external=row["reply_to_external"],
         attempt=row["send_attempts"],

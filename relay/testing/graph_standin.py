@@ -11,12 +11,14 @@ What it checks (shared/meta-contract.md 4.2 and 5), answering like meta-samples/
 - `Authorization: Bearer <token>` with a token from `tokens`, else 401 with the code 190 body;
 - a JSON object with no unknown top-level keys, else 400 code 100 (as for every check below);
 - WhatsApp send: `messaging_product` "whatsapp"; `recipient_type` individual|group if given; `to`
-  a phone number (optional `+`, digits, spaces, `-`, `()`); `type` in text, image, document,
+  a phone number (optional `+`, digits, spaces, `-`, `()`) or, instead, `recipient` a BSUID
+  (2026: `US.1349...`); `type` in text, image, document,
   audio, video, sticker, template, with its object and no other type's object; text: `body`
   1..4096 chars, `preview_url` bool; media: one of `id`|`link` (http/https), `caption` <= 1024
   (image, document, video), `filename` (document); template: `name`, `language.code`,
   `components` list; `context` exactly `{"message_id": str}`; `biz_opaque_callback_data` a str
-  <= 512 chars. Answer: a fresh `wamid.`, `contacts[0].input` = `to` as sent, `wa_id` = digits;
+  <= 512 chars. Answer: a fresh `wamid.`, `contacts[0].input` = `to` as sent, `wa_id` = digits
+  (for a `recipient`: `input` and `user_id` = the BSUID);
 - WhatsApp mark-as-read: `status` "read", `message_id`, optional `typing_indicator`
   `{"type": "text"}`; answer `{"success": true}`;
 - Instagram: `recipient.id`; `message` = `{"text": 1..1000 UTF-8 bytes}` or `{"attachment":
@@ -59,9 +61,12 @@ Kind = Literal["send", "read", "any"]
 
 _PATH = re.compile(r"^/(?P<ig>ig/)?v\d+\.0/(?P<node>[^/]+)/messages$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]*$")
+# The contract's BSUID (3.1), checked here on its own terms, not with the client's pattern.
+_BSUID = re.compile(r"^[A-Z]{2}(\.ENT)?\.[A-Za-z0-9]{1,128}$")
 _MEDIA = {"image": {"caption"}, "document": {"caption", "filename"}, "video": {"caption"}}
 _WA_TYPES = {"text", "template", "image", "document", "audio", "video", "sticker"}
-_WA_KEYS = {"messaging_product", "recipient_type", "to", "type", "context", *_WA_TYPES}
+_WA_KEYS = {"messaging_product", "recipient_type", "to", "recipient", "type", "context"}
+_WA_KEYS.update(_WA_TYPES)
 _WA_KEYS.add("biz_opaque_callback_data")
 # Bodies of the meta-samples error fixtures (title, details), and Meta's HTTP status per code.
 _FIXTURES = {
@@ -291,7 +296,8 @@ class GraphStandIn:
             rec.message_id = "aWdfZAG1" + base64.b64encode(item).decode().rstrip("=")
             return 200, {"recipient_id": body["recipient"]["id"], "message_id": rec.message_id}
         # Meta's layout: 1c 18 <len><phone> 15 02 00 11 (outbound) 18 <len><hex id> 00
-        wa_id, hex_id = re.sub(r"\D", "", body["to"]), f"{n:08X}{secrets.token_hex(5).upper()}"
+        address = body.get("to") or body["recipient"]
+        wa_id, hex_id = re.sub(r"\D", "", address), f"{n:08X}{secrets.token_hex(5).upper()}"
         raw = b"\x1c\x18%c%s\x15\x02\x00\x11\x18%c%s\x00" % (
             len(wa_id),
             wa_id.encode(),
@@ -299,7 +305,10 @@ class GraphStandIn:
             hex_id.encode(),
         )
         rec.message_id = "wamid." + base64.b64encode(raw).decode()
-        contacts = [{"input": body["to"], "wa_id": wa_id}]
+        if "recipient" in body:
+            contacts = [{"input": address, "user_id": address}]
+        else:
+            contacts = [{"input": address, "wa_id": wa_id}]
         return 200, dict(
             messaging_product="whatsapp", contacts=contacts, messages=[{"id": rec.message_id}]
         )
@@ -389,8 +398,13 @@ def _check_whatsapp(body: dict[str, Any]) -> None:
         return _need(typing == {"type": "text"}, "Param typing_indicator must be {'type':'text'}.")
     _only(body, _WA_KEYS)
     _need(body.get("recipient_type", "individual") in ("individual", "group"), "recipient_type.")
-    to = body.get("to")
-    _need(isinstance(to, str) and _PHONE.match(to), "Param to must be a phone number.")
+    to, recipient = body.get("to"), body.get("recipient")
+    _need((to is None) != (recipient is None), "Param to or recipient is required, not both.")
+    if recipient is not None:
+        ok = isinstance(recipient, str) and _BSUID.match(recipient)
+        _need(ok, "Param recipient must be a business-scoped user id.")
+    else:
+        _need(isinstance(to, str) and _PHONE.match(to), "Param to must be a phone number.")
     kind: Any = body.get("type")
     _need(kind in _WA_TYPES, f"Param type must be one of {', '.join(sorted(_WA_TYPES))}.")
     _only(body, _WA_KEYS - _WA_TYPES | {kind})

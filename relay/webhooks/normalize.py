@@ -229,7 +229,7 @@ def _wa_message(item: object, channel: ChannelRef, contacts: list[dict[str, Any]
         external_id=message_id,
         customer_id=customer_id,
         customer_name=_str(profile, "name") or "",
-        customer_handle=phone or "",
+        customer_handle=phone or user_id or "",  # a BSUID when the phone is withheld
         type=content.type,
         text=content.text,
         timestamp=_timestamp(item.get("timestamp")) or _now(),

@@ -146,6 +146,17 @@ async def test_a_number_that_has_its_plus_is_sent_as_is(
     assert result.wa_id == "447700900456"
 
 
+async def test_a_bsuid_is_sent_as_recipient_instead_of_to(
+    client: GraphClient, graph: GraphStandIn
+) -> None:
+    result = await send_text(client, to="US.13491208655302741918")
+
+    assert isinstance(result, SendOk)
+    sent = graph.requests[0].json
+    assert sent["recipient"] == "US.13491208655302741918"
+    assert "to" not in sent
+
+
 async def test_every_send_gets_its_own_wamid(client: GraphClient, graph: GraphStandIn) -> None:
     results = await asyncio.gather(*(send_text(client, callback_data=f"m{i}") for i in range(5)))
 
@@ -424,6 +435,11 @@ TEXT_SEND = sample("graph_request_send_text.json")
         (TEXT_SEND | {"context": {"message_id": 42}}, "context"),
         (TEXT_SEND | {"type": "image"}, "text"),
         (TEXT_SEND | {"to": "maria"}, "to"),
+        (TEXT_SEND | {"recipient": "US.13491208655302741918"}, "not both"),
+        (
+            {k: v for k, v in TEXT_SEND.items() if k != "to"} | {"recipient": "+16505551234"},
+            "business-scoped",
+        ),
         (TEXT_SEND | {"text": {"body": "hi", "preview": True}}, "preview"),
         (
             sample("graph_request_send_image_id.json")

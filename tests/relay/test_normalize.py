@@ -536,7 +536,7 @@ def test_wa_bsuid_only_sender() -> None:
     item = wa_message(**{"from": None, "from_user_id": bsuid})
     message = one_message(normalize(wa_body(contacts=[contact], messages=[item])))
     assert message.customer_id == bsuid
-    assert message.customer_handle == ""
+    assert message.customer_handle == bsuid  # what the agent sees, and what replies go to
     assert message.customer_name == "Maria Garcia"
 
 

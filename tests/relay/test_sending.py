@@ -73,6 +73,31 @@ def test_a_reply_is_queued_then_sent_with_metas_id(
     assert sent["external_id"].startswith("wamid.")
 
 
+def test_a_customer_known_only_by_bsuid_is_answered_by_recipient(
+    relay: RelayHarness, graph: GraphStandIn
+) -> None:
+    """2026: Meta may withhold the number of a customer who adopted a username; the webhook
+    names them by business-scoped user id, and a reply goes to `recipient`, not `to`."""
+    bsuid = "US.13491208655302741918"
+    body = text_webhook("Where is my parcel?", wamid="wamid.bsuid")
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"profile": {"name": "Maria Garcia"}, "user_id": bsuid}]
+    del value["messages"][0]["from"]
+    value["messages"][0]["from_user_id"] = bsuid
+    assert relay.post_webhook(body).status_code == 200
+    (conversation,) = relay.conversations()
+    assert conversation["contact"] == {
+        "id": conversation["contact"]["id"],
+        "name": "Maria Garcia",
+        "handle": bsuid,
+    }
+    out = reply(relay, conversation["id"], "It left the depot this morning.", "k-bsuid")
+    wait_status(relay, conversation["id"], out["id"], "sent")
+    (request,) = graph.sends()
+    assert request.json["recipient"] == bsuid
+    assert "to" not in request.json
+
+
 def test_same_idempotency_key_gives_the_same_message_and_one_send(
     relay: RelayHarness, graph: GraphStandIn
 ) -> None:
