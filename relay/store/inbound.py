@@ -15,14 +15,27 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import phonenumbers
-from sqlalchemy import Connection, bindparam, case, update
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    update,
+)
+from sqlalchemy.types import TypeEngine
 
 from relay.store.events import append_event
-from relay.store.sql import Recordset, column_types, prepared
+from relay.store.sql import Recordset, column_types, json_text, prepared
 from relay.store.tables import contacts, conversations, messages, utcnow
 from relay.store.views import conversation_view, message_view
 from relay.webhooks.records import InboundMessage
@@ -261,26 +274,37 @@ _message_insert_pg = Recordset(
 )
 
 
-@prepared
-def _conversation_touch(_d: ModuleType) -> Any:
+# What each conversation of a group gets: its latest message, the time, how many of them
+# the agent has to read, and when the customer last wrote.
+_TOUCH: dict[str, TypeEngine[Any]] = {
+    "conversation_id": Integer(),
+    "last_message_id": Integer(),
+    "now": DateTime(timezone=True),
+    "unread": Integer(),
+    "sent": DateTime(timezone=True),
+}
+
+
+def _touch_statement(touch: Any, conversation: Any) -> Any:
     """The conversation moves on with its new messages; RETURNING what its event shows.
 
     The 24-hour window runs from Meta's timestamp (a retry may arrive hours late), and a
-    customer writing again reopens a resolved conversation.
+    customer writing again reopens a resolved conversation. `touch` holds the `_TOUCH`
+    values, and `conversation` says which conversation they are for.
     """
     c = conversations.c
-    wrote = bindparam("unread") > 0
+    wrote = touch.unread > 0
     return (
         update(conversations)
-        .where(c.id == bindparam("conversation_id"))
+        .where(conversation)
         .values(
-            last_message_id=bindparam("last_message_id"),
-            updated_at=bindparam("now"),
-            unread_count=c.unread_count + bindparam("unread"),
+            last_message_id=touch.last_message_id,
+            updated_at=touch.now,
+            unread_count=c.unread_count + touch.unread,
             last_inbound_at=case(
                 (
-                    wrote & (c.last_inbound_at.is_(None) | (c.last_inbound_at < bindparam("sent"))),
-                    bindparam("sent"),
+                    wrote & (c.last_inbound_at.is_(None) | (c.last_inbound_at < touch.sent)),
+                    touch.sent,
                 ),
                 else_=c.last_inbound_at,
             ),
@@ -297,6 +321,27 @@ def _conversation_touch(_d: ModuleType) -> Any:
             c.unread_count,
         )
     )
+
+
+@prepared
+def _conversation_touch(_d: ModuleType) -> Any:
+    """One conversation, its values bound."""
+    # Untyped: each takes its column's type, and so the store's fast datetime text on SQLite.
+    touch = SimpleNamespace(**{name: bindparam(name) for name in _TOUCH})
+    return _touch_statement(touch, conversations.c.id == touch.conversation_id)
+
+
+@prepared
+def _conversation_touch_all(_d: ModuleType) -> Any:
+    """PostgreSQL: every conversation of the group in one statement, their values given
+    as one JSON array (`rows`; see relay.store.sql.Recordset for why)."""
+    rows = cast(bindparam("rows", type_=String()), JSON)
+    touch = (
+        func.json_to_recordset(rows)
+        .table_valued(*(column(name, type_) for name, type_ in _TOUCH.items()))
+        .render_derived(name="touch", with_types=True)
+    )
+    return _touch_statement(touch.c, conversations.c.id == touch.c.conversation_id)
 
 
 def _touch(
@@ -329,29 +374,8 @@ def _touch(
         for conversation_id, index in last_of.items()
     ]
     if conn.dialect.name == "postgresql":
-        return {row.id: row for row in _conversation_touch_pg.run(conn, params)}
+        return {
+            row.id: row for row in _conversation_touch_all.run(conn, {"rows": json_text(params)})
+        }
     touched = _conversation_touch.run_each(conn, params)
     return {row.id: row for row in (rows.one() for rows in touched)}
-
-
-# `_conversation_touch` for a whole batch at once.
-_conversation_touch_pg = Recordset(
-    """UPDATE conversation AS c SET
-        last_message_id = r.last_message_id,
-        updated_at = r.now,
-        unread_count = c.unread_count + r.unread,
-        last_inbound_at = CASE
-            WHEN r.unread > 0 AND (c.last_inbound_at IS NULL OR c.last_inbound_at < r.sent)
-            THEN r.sent ELSE c.last_inbound_at END,
-        status = CASE WHEN r.unread > 0 AND c.status = 'resolved' THEN 'open' ELSE c.status END
-    FROM {rows} WHERE c.id = r.conversation_id
-    RETURNING c.id, c.channel_id, c.contact_id, c.status, c.mode, c.assignee, c.handoff_reason,
-        c.unread_count""",
-    {
-        "conversation_id": "integer",
-        "last_message_id": "integer",
-        "now": "timestamptz",
-        "unread": "integer",
-        "sent": "timestamptz",
-    },
-)
