@@ -13,7 +13,7 @@ from relay.store.ingest import ingest
 from relay.store.migrate import migrate
 from relay.store.outgoing import _due, _in_line, claim_due, record_sent
 from relay.store.replies import queue_reply
-from relay.store.tables import conversations, messages, utcnow
+from relay.store.tables import contacts, conversations, messages, utcnow
 from relay.testing.graph_standin import GraphStandIn
 from relay.webhooks.normalize import normalize
 from tests.helpers.meta_samples import text_webhook
@@ -73,29 +73,49 @@ def test_a_reply_is_queued_then_sent_with_metas_id(
     assert sent["external_id"].startswith("wamid.")
 
 
+BSUID = "US.13491208655302741918"
+
+
+def bsuid_only_webhook() -> dict[str, Any]:
+    """A customer whose number Meta withholds (2026): named by business-scoped user id."""
+    body = text_webhook("Where is my parcel?", wamid="wamid.bsuid")
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"] = [{"profile": {"name": "Maria Garcia"}, "user_id": BSUID}]
+    del value["messages"][0]["from"]
+    value["messages"][0]["from_user_id"] = BSUID
+    return body
+
+
 def test_a_customer_known_only_by_bsuid_is_answered_by_recipient(
     relay: RelayHarness, graph: GraphStandIn
 ) -> None:
-    """2026: Meta may withhold the number of a customer who adopted a username; the webhook
-    names them by business-scoped user id, and a reply goes to `recipient`, not `to`."""
-    bsuid = "US.13491208655302741918"
-    body = text_webhook("Where is my parcel?", wamid="wamid.bsuid")
-    value = body["entry"][0]["changes"][0]["value"]
-    value["contacts"] = [{"profile": {"name": "Maria Garcia"}, "user_id": bsuid}]
-    del value["messages"][0]["from"]
-    value["messages"][0]["from_user_id"] = bsuid
-    assert relay.post_webhook(body).status_code == 200
+    """A reply to a customer known only by BSUID goes to `recipient`, not `to`."""
+    assert relay.post_webhook(bsuid_only_webhook()).status_code == 200
     (conversation,) = relay.conversations()
-    assert conversation["contact"] == {
-        "id": conversation["contact"]["id"],
-        "name": "Maria Garcia",
-        "handle": bsuid,
-    }
+    assert conversation["contact"]["handle"] == BSUID
+    assert conversation["contact"]["name"] == "Maria Garcia"
     out = reply(relay, conversation["id"], "It left the depot this morning.", "k-bsuid")
     wait_status(relay, conversation["id"], out["id"], "sent")
     (request,) = graph.sends()
-    assert request.json["recipient"] == bsuid
+    assert request.json["recipient"] == BSUID
     assert "to" not in request.json
+
+
+def test_a_bsuid_customer_stored_without_a_handle_is_still_answered(
+    relay: RelayHarness, graph: GraphStandIn
+) -> None:
+    """Relays before this one kept such a customer's handle empty: the reply goes to the
+    BSUID the contact was stored under."""
+    assert relay.post_webhook(bsuid_only_webhook()).status_code == 200
+    db = Database(relay.settings.relay_database_url)
+    try:
+        db.write_sync(lambda conn: conn.execute(update(contacts).values(handle="")))
+    finally:
+        db.close()
+    (conversation,) = relay.conversations()
+    out = reply(relay, conversation["id"], "Still on its way.", "k-bsuid-old")
+    wait_status(relay, conversation["id"], out["id"], "sent")
+    assert graph.sends()[0].json["recipient"] == BSUID
 
 
 def test_same_idempotency_key_gives_the_same_message_and_one_send(
