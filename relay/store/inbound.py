@@ -10,6 +10,7 @@ and are remembered on the connection.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Sequence
@@ -32,9 +33,10 @@ from sqlalchemy import (
     func,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
-from relay.store.events import append_event
+from relay.store.events import append_event, savepoint
 from relay.store.sql import Recordset, column_types, json_text, prepared
 from relay.store.tables import contacts, conversations, messages, utcnow
 from relay.store.views import conversation_view, message_view
@@ -238,6 +240,33 @@ def _customer(conn: Connection, item: NewMessage) -> _Customer:
     )
     known[(channel_id, msg.customer_id)] = customer
     return customer
+
+
+def follow_number_change(conn: Connection, item: NewMessage) -> bool:
+    """WhatsApp's `user_changed_number` system message: the customer now writes from
+    `system.wa_id`. Their contact moves to the new number, so that their next messages, and
+    the replies to them, stay in this conversation. True if it moved.
+
+    If the new number already has a contact (they wrote from it first), both are left as
+    they are: the system line in the old conversation tells the agent.
+    """
+    system = item.msg.payload.get("system")
+    if not isinstance(system, dict) or system.get("type") != "user_changed_number":
+        return False
+    new_id, old_id = system.get("wa_id"), item.msg.customer_id
+    if not isinstance(new_id, str) or not new_id.isdigit() or new_id == old_id:
+        return False
+    channel_id = item.channel["id"]
+    # The new number's own contact, if it has one, holds it: the unique key refuses the move.
+    with contextlib.suppress(IntegrityError), savepoint(conn):
+        moved = conn.execute(
+            update(contacts)
+            .where(contacts.c.channel_id == channel_id, contacts.c.external_id == old_id)
+            .values(external_id=new_id, handle=e164(new_id))
+        )
+        conn.info.get(_KNOWN_CUSTOMERS, {}).pop((channel_id, old_id), None)
+        return bool(moved.rowcount)
+    return False
 
 
 # -- messages ------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from relay.store.database import RunsTogether
 from relay.store.events import append_event
-from relay.store.inbound import NewMessage, aware, store_new_messages
+from relay.store.inbound import NewMessage, aware, follow_number_change, store_new_messages
 from relay.store.sql import prepared
 from relay.store.tables import (
     channels,
@@ -336,6 +336,9 @@ def _store_group(conn: Connection, group: list[tuple[NewMessage, Ingest, IngestR
             continue
         result.new_messages.append(new.message["id"])
         result.events += 2 if new.conversation_event else 1
+        if item.msg.type == "system" and follow_number_change(conn, item):
+            emit_conversation(conn, new.message["conversation_id"])  # shows the new number
+            result.events += 1
         if job.after_message and item.msg.direction == "in":
             handed = job.after_message(conn, new.message, new.conversation)
             if handed is not None:

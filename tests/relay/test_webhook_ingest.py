@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from relay.testing.graph_standin import GraphStandIn
+from tests.helpers.meta_samples import text_webhook
 from tests.relay.conftest import VERIFY_TOKEN, RelayHarness, sample
 
 OUR_WAMID = "wamid.HBgLMTY1MDU1NTAxNDIVAgARGBI4QzNENEU1RjYwNzE4MjkzMEQA"
@@ -187,6 +189,58 @@ def test_instagram_samples(relay: RelayHarness) -> None:
     types = [m["type"] for m in relay.messages(conversation["id"])]
     assert types.count("text") == 2 and "image" in types
     assert relay.post_sample("ig_webhook_reaction.json").status_code == 200
+
+
+def number_change(old: str, new: str, wamid: str) -> dict[str, Any]:
+    """WhatsApp's `user_changed_number` system message (contract 3.3): no contacts."""
+    body = text_webhook("unused", wa_id=old, wamid=wamid)
+    value = body["entry"][0]["changes"][0]["value"]
+    del value["contacts"]
+    item = value["messages"][0]
+    del item["text"]
+    item |= {
+        "type": "system",
+        "system": {
+            "body": f"Maria Garcia changed their phone number to a new number {new}",
+            "wa_id": new,
+            "type": "user_changed_number",
+        },
+    }
+    return body
+
+
+def test_a_customer_who_changes_number_stays_in_their_conversation(
+    relay: RelayHarness, graph: GraphStandIn
+) -> None:
+    assert relay.post_webhook(text_webhook("Hi", wa_id="16505550142")).status_code == 200
+    change = number_change("16505550142", "16505559876", "wamid.change")
+    assert relay.post_webhook(change).status_code == 200
+    conversation = only_conversation(relay)
+    assert conversation["contact"]["handle"] == "+16505559876"
+    assert relay.messages(conversation["id"])[-1]["type"] == "system"
+
+    later = text_webhook("It's me, new phone", wa_id="16505559876", wamid="wamid.later")
+    assert relay.post_webhook(later).status_code == 200
+    conversation = only_conversation(relay)  # not a second conversation
+    assert [m["text"] for m in relay.messages(conversation["id"])][-1] == "It's me, new phone"
+    reply = relay.api.post(
+        f"/v1/conversations/{conversation['id']}/messages",
+        json={"text": "Noted, thanks"},
+        headers={"Idempotency-Key": "after-change"},
+    )
+    assert reply.status_code == 202
+    relay.wait_until(lambda: graph.sends())
+    assert graph.sends()[0].json["to"] == "+16505559876"
+
+
+def test_a_number_change_to_a_number_already_known_keeps_both(relay: RelayHarness) -> None:
+    assert relay.post_webhook(text_webhook("old", wa_id="16505550142")).status_code == 200
+    new = text_webhook("new", wa_id="16505559876", name="Maria (new)", wamid="wamid.n")
+    assert relay.post_webhook(new).status_code == 200
+    change = number_change("16505550142", "16505559876", "wamid.change")
+    assert relay.post_webhook(change).status_code == 200
+    handles = sorted(c["contact"]["handle"] for c in relay.conversations())
+    assert handles == ["+16505550142", "+16505559876"]
 
 
 def test_resolved_conversation_reopens_when_the_customer_writes(relay: RelayHarness) -> None:
