@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, true
 
-from relay.store.sql import Recordset, column_types, prepared, run_plain
+from relay.store.sql import json_rows, json_text, prepared, run_plain
 from relay.store.tables import events, utcnow
 
 _EVENT_LOG_LOCK = 0x0D35_0001  # any constant shared by every relay process
@@ -56,7 +56,7 @@ def flush_events(conn: Connection, pending: list[dict[str, Any]]) -> None:
     if not pending:
         return
     if conn.dialect.name == "postgresql":
-        _insert_events_pg.run(conn, pending)
+        _insert_events_pg.run(conn, {"rows": json_text(pending)})
     else:
         _insert_events.run_many(conn, pending)
 
@@ -69,13 +69,17 @@ def _insert_events(_d: ModuleType) -> Any:
     return insert(events)
 
 
-# The lock is taken before the first id is drawn: the sort needs every row of the join.
-_insert_events_pg = Recordset(
-    f"WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock({_EVENT_LOG_LOCK})) "
-    f"INSERT INTO {events.name} ({', '.join(_EVENT_COLUMNS)}) "
-    f"SELECT {', '.join(_EVENT_COLUMNS)} FROM {{rows}}, locked ORDER BY r.ordinality",
-    column_types(events, _EVENT_COLUMNS),
-)
+@prepared
+def _insert_events_pg(_d: ModuleType) -> Any:
+    """All the events as one JSON array (`json_rows`), in order; the lock is taken before
+    the first id is drawn, since the sort needs every row of the join."""
+    rows = json_rows(events)
+    lock = select(func.pg_advisory_xact_lock(_EVENT_LOG_LOCK)).cte("locked")
+    locked = lock.prefix_with("MATERIALIZED")
+    query = select(*(rows.c[name] for name in _EVENT_COLUMNS)).select_from(
+        rows.join(locked, true())
+    )
+    return insert(events).from_select(_EVENT_COLUMNS, query.order_by(rows.c.ordinality))
 
 
 def events_after(conn: Connection, after: int, limit: int = 500) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 The writer runs every webhook queued at the same moment together (`relay.store.database.
 RunsTogether`): a group's inserts, then its conversations' touches, each go to PostgreSQL as
-one statement (`relay.store.sql.Recordset`), so a busy relay pays a few statements per batch
+one statement (`relay.store.sql.json_rows`), so a busy relay pays a few statements per batch
 instead of a few per message; SQLite, in process, takes them one by one.
 A known customer costs no statement at all: their contact and conversation ids never change,
 and are remembered on the connection.
@@ -21,23 +21,21 @@ from typing import Any
 
 import phonenumbers
 from sqlalchemy import (
-    JSON,
     Connection,
     DateTime,
     Integer,
-    String,
     bindparam,
     case,
-    cast,
     column,
     func,
+    select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
 from relay.store.events import append_event, savepoint
-from relay.store.sql import Recordset, column_types, json_text, prepared
+from relay.store.sql import json_rows, json_text, prepared, rows_parameter
 from relay.store.tables import contacts, conversations, messages, utcnow
 from relay.store.views import conversation_view, message_view
 from relay.webhooks.records import InboundMessage
@@ -284,7 +282,7 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
         first.setdefault((row["channel_id"], row["external_id"]), index)
     unique = sorted(first.values())
     if conn.dialect.name == "postgresql":
-        new = _message_insert_pg.run(conn, [rows[index] for index in unique])
+        new = _message_insert_pg.run(conn, {"rows": json_text([rows[index] for index in unique])})
         ids = {(row.channel_id, row.external_id): row.id for row in new}
         keys = (
             (index, (rows[index]["channel_id"], rows[index]["external_id"])) for index in unique
@@ -294,13 +292,18 @@ def _insert(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
     return {index: new.scalar() for index, new in zip(unique, inserted, strict=True) if new.rows}
 
 
-_MESSAGE_COLUMNS = tuple(column.name for column in messages.c if column.name != "id")
-_message_insert_pg = Recordset(
-    f"INSERT INTO {messages.name} ({', '.join(_MESSAGE_COLUMNS)}) "
-    f"SELECT {', '.join(_MESSAGE_COLUMNS)} FROM {{rows}} ORDER BY r.ordinality "
-    "ON CONFLICT DO NOTHING RETURNING id, channel_id, external_id",
-    column_types(messages, _MESSAGE_COLUMNS),
-)
+_MESSAGE_COLUMNS = [column.name for column in messages.c if column.name != "id"]
+
+
+@prepared
+def _message_insert_pg(d: ModuleType) -> Any:
+    """PostgreSQL: the group's messages as one JSON array (`json_rows`), in order."""
+    rows = json_rows(messages)
+    query = select(*(rows.c[name] for name in _MESSAGE_COLUMNS)).order_by(rows.c.ordinality)
+    statement = d.insert(messages).from_select(_MESSAGE_COLUMNS, query)
+    return statement.on_conflict_do_nothing().returning(
+        messages.c.id, messages.c.channel_id, messages.c.external_id
+    )
 
 
 # What each conversation of a group gets: its latest message, the time, how many of them
@@ -363,10 +366,9 @@ def _conversation_touch(_d: ModuleType) -> Any:
 @prepared
 def _conversation_touch_all(_d: ModuleType) -> Any:
     """PostgreSQL: every conversation of the group in one statement, their values given
-    as one JSON array (`rows`; see relay.store.sql.Recordset for why)."""
-    rows = cast(bindparam("rows", type_=String()), JSON)
+    as one JSON array (`rows`; see relay.store.sql.json_rows for why)."""
     touch = (
-        func.json_to_recordset(rows)
+        func.json_to_recordset(rows_parameter())
         .table_valued(*(column(name, type_) for name, type_ in _TOUCH.items()))
         .render_derived(name="touch", with_types=True)
     )

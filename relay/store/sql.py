@@ -7,8 +7,8 @@ each cost several times what SQLite takes to run it; the webhook path, the bot b
 sender run a handful per message, so they use these. Everything else uses `conn.execute`.
 Both run in the same transaction on the same driver connection.
 
-On PostgreSQL the webhook writer's per-message statements are `Recordset`s instead: a
-whole batch goes as one JSON parameter (see there).
+On PostgreSQL the webhook writer's per-message statements take a whole batch as one JSON
+parameter instead (`json_rows`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table
+from sqlalchemy import JSON, Connection, String, Table, bindparam, cast, func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel.sql.sqltypes import UTCDateTime
 
@@ -31,7 +31,7 @@ Build = Callable[[ModuleType], Any]
 def json_text(value: Any) -> str:
     """JSON text: orjson, five times faster than `json` on what the webhook path writes;
     what orjson refuses (integers beyond 64 bits) goes through `json`. Datetimes become
-    ISO 8601 either way (they only occur in `Recordset` rows)."""
+    ISO 8601 either way (they only occur in `json_rows` parameters)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
@@ -196,41 +196,26 @@ class Prepared:
         )
 
 
-class Recordset:
-    """A PostgreSQL statement that takes a whole batch of rows as one JSON array.
+def json_rows(table: Table) -> Any:
+    """PostgreSQL: the rows of parameter `rows`, one JSON array, read as `table`'s rows and
+    named `r`, with their place in the array (`r.ordinality`, to keep their order).
 
     psycopg spends some 40 µs of Python on each statement, pipelined or not, holding the GIL
     that the HTTP side needs as well: run per message (an insert, two events, a conversation's
-    touch), that was most of the webhook writer's time on PostgreSQL. Here the rows go as one
-    JSON text that `json_to_recordset` unpacks on the server, so a batch of any size costs
-    one statement, and its rows keep their order (`ORDER BY r.ordinality`).
-
-    `sql` reads the rows from `{rows}`, a row source named `r` with the columns `types`
-    gives (name -> PostgreSQL type) and `ordinality`; each row is a mapping of those names.
+    touch), that was most of the webhook writer's time on PostgreSQL. Passed as one JSON text
+    (`json_text`) that the server unpacks, a batch of any size costs one statement.
     """
-
-    def __init__(self, sql: str, types: Mapping[str, str]) -> None:
-        columns = ", ".join(f"{name} {type_}" for name, type_ in types.items())
-        source = f"ROWS FROM (json_to_recordset(%s::json) AS ({columns})) WITH ORDINALITY AS r"
-        self.sql = sql.format(rows=source)
-
-    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Rows:
-        cursor = _cursor(conn, self.sql)
-        try:
-            cursor.execute(self.sql, (json_text(rows),))
-            if cursor.description is None:
-                return Rows([], cursor.rowcount)
-            names = [column.name for column in cursor.description]
-            rows_back = [Row(zip(names, raw, strict=True)) for raw in cursor.fetchall()]
-            return Rows(rows_back, cursor.rowcount)
-        finally:
-            cursor.close()
+    of_table: Any = literal_column(f"NULL::{table.name}")  # its row type: the columns' types
+    return (
+        func.json_populate_recordset(of_table, rows_parameter())
+        .table_valued(*(column.name for column in table.c), with_ordinality="ordinality")
+        .alias("r")
+    )
 
 
-def column_types(table: Table, names: Sequence[str]) -> dict[str, str]:
-    """The PostgreSQL types of `table`'s columns `names`, for a `Recordset`."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    return {name: table.c[name].type.compile(dialect=dialect) for name in names}
+def rows_parameter() -> Any:
+    """The `rows` parameter of a batch statement: a JSON array, given as `json_text`."""
+    return cast(bindparam("rows", type_=String()), JSON)
 
 
 def _bind(compiled: _Compiled, params: Mapping[str, Any]) -> Any:

@@ -72,6 +72,15 @@ async def post(relay: RelayHarness, body: dict[str, Any]) -> None:
     assert response.status_code == 200
 
 
+async def customer_writes(
+    relay: RelayHarness, bot: BotPeer, webhook: dict[str, Any]
+) -> dict[str, Any]:
+    """Post a customer's message as a webhook; the body the bot receives for it."""
+    await post(relay, webhook)
+    _, inbound = await bot.inbound()
+    return inbound
+
+
 def reply(
     conversation_id: int, text: str, in_reply_to: int | None = None, **extra: Any
 ) -> dict[str, Any]:
@@ -116,8 +125,7 @@ async def test_media_messages_carry_type_caption_and_a_relay_url(
 async def test_a_bot_reply_reaches_the_customer_with_reply_context(
     bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
 ) -> None:
-    await post(bot_relay, text_webhook("hello", "wamid.bot-2"))
-    _, inbound = await bot.inbound()
+    inbound = await customer_writes(bot_relay, bot, text_webhook("hello", "wamid.bot-2"))
     await bot.publish(
         reply(inbound["conversation_id"], "Hi! How can I help?", inbound["message_id"])
     )
@@ -133,8 +141,7 @@ async def test_a_bot_reply_reaches_the_customer_with_reply_context(
 async def test_handoff_switches_to_a_human_and_the_bot_hears_no_more(
     bot_relay: RelayHarness, bot: BotPeer
 ) -> None:
-    await post(bot_relay, text_webhook("I want a human", "wamid.bot-3"))
-    _, inbound = await bot.inbound()
+    inbound = await customer_writes(bot_relay, bot, text_webhook("I want a human", "wamid.bot-3"))
     cid = inbound["conversation_id"]
     await bot.publish(
         {"version": 1, "type": "handoff", "conversation_id": cid, "reason": "asked for a human"}
@@ -155,8 +162,7 @@ async def test_handoff_switches_to_a_human_and_the_bot_hears_no_more(
 async def test_reply_with_handoff_does_both(
     bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
 ) -> None:
-    await post(bot_relay, text_webhook("complicated", "wamid.bot-5"))
-    _, inbound = await bot.inbound()
+    inbound = await customer_writes(bot_relay, bot, text_webhook("complicated", "wamid.bot-5"))
     await bot.publish(
         reply(inbound["conversation_id"], "Passing you to a colleague", handoff=True, reason="hard")
     )
@@ -202,8 +208,7 @@ async def test_takeover_race_has_one_winner_and_the_loser_learns_who(
 async def test_late_bot_reply_after_takeover_is_kept_as_a_draft_not_sent(
     bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
 ) -> None:
-    await post(bot_relay, text_webhook("hi", "wamid.bot-7"))
-    _, inbound = await bot.inbound()
+    inbound = await customer_writes(bot_relay, bot, text_webhook("hi", "wamid.bot-7"))
     cid = inbound["conversation_id"]
     taken = await asyncio.to_thread(bot_relay.api.post, f"/v1/conversations/{cid}/takeover")
     assert taken.status_code == 200
@@ -281,8 +286,7 @@ async def test_handback_gives_the_bot_the_recent_history(
 async def test_bad_bot_messages_are_dead_lettered_and_the_next_one_flows(
     bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn, raw: bytes, reason: str
 ) -> None:
-    await post(bot_relay, text_webhook("hi", "wamid.bot-11"))
-    _, inbound = await bot.inbound()
+    inbound = await customer_writes(bot_relay, bot, text_webhook("hi", "wamid.bot-11"))
     await bot.publish(raw, message_id="bad-1")
     await bot.publish(reply(inbound["conversation_id"], "good one"))
     dead = await bot.dead_letter()
@@ -297,8 +301,7 @@ async def test_bad_bot_messages_are_dead_lettered_and_the_next_one_flows(
 async def test_a_redelivered_reply_is_sent_once(
     bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
 ) -> None:
-    await post(bot_relay, text_webhook("hi", "wamid.bot-12"))
-    _, inbound = await bot.inbound()
+    inbound = await customer_writes(bot_relay, bot, text_webhook("hi", "wamid.bot-12"))
     body = reply(inbound["conversation_id"], "exactly once")
     await bot.publish(body, message_id="same-id")
     await bot.publish(body, message_id="same-id")
@@ -384,8 +387,7 @@ async def test_a_bot_reply_waits_for_the_agents_message_being_sent(
 async def test_a_bot_reply_with_nothing_before_it_is_sending_from_the_start(
     bot_relay: RelayHarness, bot: BotPeer, graph: GraphStandIn
 ) -> None:
-    await post(bot_relay, text_webhook("quick one", "wamid.line-3"))
-    _, inbound = await bot.inbound()
+    inbound = await customer_writes(bot_relay, bot, text_webhook("quick one", "wamid.line-3"))
     cid = inbound["conversation_id"]
     await bot.publish(reply(cid, "right away", inbound["message_id"]))
     await all_sent(bot_relay, cid, 1)

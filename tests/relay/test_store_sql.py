@@ -176,7 +176,7 @@ def pg_store(pg_database: str) -> Iterator[Database]:
 
 
 def test_events_of_a_batch_reach_postgresql_whole_and_in_order(pg_store: Database) -> None:
-    """PostgreSQL takes a batch's events as one JSON array (`Recordset`): each keeps its
+    """PostgreSQL takes a batch's events as one JSON array (`json_rows`): each keeps its
     values, whatever JSON they hold, its ids follow the order they were appended in, and
     the event log's lock is held from the insert to the commit."""
     tag = uuid.uuid4().hex
